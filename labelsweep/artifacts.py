@@ -1,0 +1,71 @@
+"""Writing stage outputs so that DVC never sees a half-written one.
+
+Every output is written under a temporary name next to its final path and renamed into place
+(``os.replace`` is atomic on one file system). A stage killed midway therefore leaves at most a
+``*.tmp-*`` leftover, never a file or folder that looks finished, and the next ``dvc repro`` reruns it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path to write `path` (a file or a folder) to; rename it into place on success."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+    _remove(tmp)
+    try:
+        yield tmp
+        _remove(path)
+        os.replace(tmp, path)
+    finally:
+        _remove(tmp)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+def save_npy(path: str | Path, array: np.ndarray) -> None:
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.save(f, array)
+
+
+def save_json(path: str | Path, data: dict[str, Any]) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
+
+
+def save_arrays(folder: str | Path, arrays: dict[str, np.ndarray], extra: dict[str, str] | None = None) -> None:
+    """Write a folder of ``<name>.npy`` files (plus text files in `extra`) as one atomic output."""
+    with atomic_path(folder) as tmp:
+        tmp.mkdir()
+        for name, array in arrays.items():
+            with open(tmp / f"{name}.npy", "wb") as f:
+                np.save(f, array)
+        for name, text in (extra or {}).items():
+            (tmp / name).write_text(text)
+
+
+def load_arrays(folder: str | Path, *names: str) -> list[np.ndarray]:
+    folder = Path(folder)
+    return [np.load(folder / f"{name}.npy") for name in names]
+
+
+def load_classes(raw: str | Path) -> list[str]:
+    """Class names written by the download stage (their order is the label order)."""
+    return json.loads((Path(raw) / "classes.json").read_text())

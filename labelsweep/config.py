@@ -1,0 +1,150 @@
+"""Reading and checking params.yaml.
+
+Every stage calls :func:`load_params` first, so a bad setting stops the pipeline with one message
+naming the key, its value and what is allowed -- before any data is read or any output written.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+FILTER_BY = (
+    "prune_by_noise_rate",
+    "prune_by_class",
+    "both",
+    "confident_learning",
+    "predicted_neq_given",
+    "low_normalized_margin",
+    "low_self_confidence",
+)
+RELABEL_WITH = ("pruned_refit", "crossval")
+SOURCES = ("fashion_mnist", "image_folder")
+MODELS = ("mlp", "cnn")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+class ConfigError(ValueError):
+    """A setting in params.yaml (or a stage argument) is not allowed."""
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _fail(key: str, value: Any, allowed: str) -> None:
+    raise ConfigError(f"params.yaml: {key} = {value!r} is not allowed: {allowed}")
+
+
+def _grid(params: dict, key: str, upper_inclusive: bool) -> list[float]:
+    values = params.get(key)
+    interval = "[0, 1]" if upper_inclusive else "[0, 1)"
+    allowed = f"a non-empty list of distinct numbers in {interval}, e.g. {key}: [0.0, 0.5]"
+    if not isinstance(values, list) or not values:
+        _fail(key, values, allowed)
+    for i, value in enumerate(values):
+        if not _is_number(value) or value < 0 or value > 1 or (value == 1 and not upper_inclusive):
+            _fail(f"{key}[{i}]", value, allowed)
+    if len(set(values)) != len(values):
+        _fail(key, values, f"{allowed} (duplicates found)")
+    return values
+
+
+def _positive(section: dict, key: str, prefix: str, kind: type = int) -> None:
+    value = section.get(key)
+    ok = _is_number(value) and value > 0 and (kind is float or isinstance(value, int))
+    if not ok:
+        _fail(f"{prefix}.{key}", value, f"a positive {'integer' if kind is int else 'number'}")
+
+
+def _optional_size(section: dict, key: str, prefix: str) -> None:
+    if section.get(key) is not None:
+        _positive(section, key, prefix)
+
+
+def _choice(section: dict, key: str, prefix: str, allowed: tuple[str, ...]) -> None:
+    if section.get(key) not in allowed:
+        _fail(f"{prefix}.{key}", section.get(key), "one of " + ", ".join(allowed))
+
+
+def _section(parent: dict, key: str, prefix: str) -> dict:
+    value = parent.get(key)
+    if not isinstance(value, dict):
+        _fail(f"{prefix}{key}", value, "a mapping of settings (see params.yaml in the repository)")
+    return value
+
+
+def check_dataset(params: dict, name: str) -> dict:
+    """Check the `<name>.data` and `<name>.train` sections; return the dataset's section."""
+    section = _section(params, name, "")
+    data = _section(section, "data", f"{name}.")
+    train = _section(section, "train", f"{name}.")
+    _choice(data, "source", f"{name}.data", SOURCES)
+    _optional_size(data, "train_subsample", f"{name}.data")
+    _optional_size(data, "test_subsample", f"{name}.data")
+    path = data.get("path")
+    if path is not None and not isinstance(path, str):
+        _fail(f"{name}.data.path", path, "a folder path or null")
+    if data["source"] == "image_folder":
+        if not path:
+            _fail(f"{name}.data.path", path, "the folder of an image_folder dataset (one sub-folder per class)")
+        dirs = data.get("train_dirs")
+        if not isinstance(dirs, list) or not dirs or not all(isinstance(d, str) and d for d in dirs):
+            _fail(f"{name}.data.train_dirs", dirs, "a non-empty list of folder names under data.path")
+        if data.get("test_dir") is not None and not isinstance(data.get("test_dir"), str):
+            _fail(f"{name}.data.test_dir", data.get("test_dir"), "a folder name under data.path, or null")
+        share = data.get("test_share")
+        if not _is_number(share) or not 0 < share < 1:
+            _fail(f"{name}.data.test_share", share, "a number in (0, 1)")
+        _positive(data, "image_size", f"{name}.data")
+    _choice(train, "model", f"{name}.train", MODELS)
+    _choice(train, "device", f"{name}.train", DEVICES)
+    _positive(train, "width", f"{name}.train")
+    _positive(train, "epochs", f"{name}.train")
+    _positive(train, "batch_size", f"{name}.train")
+    _positive(train, "lr", f"{name}.train", float)
+    return section
+
+
+def load_params(dataset: str | None = None, path: str | Path = "params.yaml") -> dict:
+    """Load and check params.yaml: the grids, the seed, cleanlab's settings and `dataset`'s section."""
+    path = Path(path)
+    try:
+        params = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path} not found: run the stages from the repository root") from None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path} is not valid YAML: {err}") from None
+    if not isinstance(params, dict):
+        raise ConfigError(f"{path} must be a mapping of settings, got {params!r}")
+
+    names = params.get("datasets")
+    if not isinstance(names, list) or not names or len(set(map(str, names))) != len(names):
+        _fail("datasets", names, "a non-empty list of distinct dataset names, each with its own section")
+    _grid(params, "noise", upper_inclusive=False)
+    _grid(params, "thresholds", upper_inclusive=True)
+    seed = params.get("seed")
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        _fail("seed", seed, "a non-negative integer")
+    cleanlab = _section(params, "cleanlab", "")
+    folds = cleanlab.get("folds")
+    if not isinstance(folds, int) or isinstance(folds, bool) or folds < 2:
+        _fail("cleanlab.folds", folds, "an integer >= 2")
+    _choice(cleanlab, "filter_by", "cleanlab", FILTER_BY)
+    _choice(cleanlab, "relabel_with", "cleanlab", RELABEL_WITH)
+    for name in names:
+        check_dataset(params, name)
+    if dataset is not None and dataset not in names:
+        raise ConfigError(f"dataset {dataset!r} is not in params.yaml datasets {names}")
+    return params
+
+
+def check_level(value: float, name: str, upper_inclusive: bool) -> float:
+    """Check a grid value that reached a stage through its command line."""
+    if not _is_number(value) or value < 0 or value > 1 or (value == 1 and not upper_inclusive):
+        interval = "[0, 1]" if upper_inclusive else "[0, 1)"
+        raise ConfigError(f"--{name} = {value!r} is not allowed: a number in {interval}")
+    return value

@@ -1,0 +1,44 @@
+"""Stage download: get one dataset, verify it, and write it as arrays for the later stages.
+
+Fashion-MNIST is read from the folder in params, Debian's package or a torchvision download, each file
+checked against the official checksums; an image folder is read with torchvision's ImageFolder and
+resized. The optional stratified subsamples are taken here, so every later stage sees the same data.
+Writes a folder: train/test images (uint8, N x C x H x W) and labels, sample ids, class names.
+"""
+
+import argparse
+import json
+
+from labelsweep import artifacts, config, stage
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--dataset", required=True, help="a dataset name with a section in params.yaml")
+    parser.add_argument("--out", required=True, help="output folder")
+    args = parser.parse_args()
+    params = config.load_params(args.dataset)
+
+    from labelsweep import datasets  # imports torchvision: after the settings are known to be good
+
+    with stage.work():
+        data = datasets.load(args.dataset, params[args.dataset]["data"], params["seed"])
+    print(f"{args.dataset}: {len(data.train.labels)} train / {len(data.test.labels)} test samples, "
+          f"{len(data.classes)} classes, images {data.train.images.shape[1:]}")
+    artifacts.save_arrays(
+        args.out,
+        {
+            "train_images": data.train.images,
+            "train_labels": data.train.labels,
+            "test_images": data.test.images,
+            "test_labels": data.test.labels,
+        },
+        extra={
+            "train_ids.txt": "\n".join(data.train.ids) + "\n",
+            "classes.json": json.dumps(data.classes) + "\n",
+        },
+    )
+
+
+if __name__ == "__main__":
+    stage.run(main)
