@@ -6,7 +6,7 @@ sweep   full default `dvc repro` from an empty cache, every stage process timed 
 short   on an up-to-date sweep: a no-op `dvc repro` (3 runs), the cost of one added noise level, and
         training throughput of labelsweep.training.fit against a bare PyTorch loop (3 runs each);
         writes bench/out/short.json.
-report  turns both JSON files into the table in BENCHMARKS.md.
+report  turns them into the tables of BENCHMARKS.md (printed, and written to bench/out/table.md).
 """
 
 from __future__ import annotations
@@ -15,13 +15,19 @@ import json
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
+# The stages call `python` and `dvc`: the ones of the environment running this script.
+ENV = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
 
 
 def machine() -> dict:
@@ -37,7 +43,7 @@ def sweep() -> None:
         shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
     timings = OUT / "sweep_timings.jsonl"
     timings.unlink(missing_ok=True)
-    env = {**os.environ, "LABELSWEEP_TIMINGS": str(timings)}
+    env = {**ENV, "LABELSWEEP_TIMINGS": str(timings)}
     start = time.time()
     subprocess.run(["dvc", "repro"], cwd=ROOT, env=env, check=True)
     wall = time.time() - start
@@ -45,5 +51,130 @@ def sweep() -> None:
     print(f"full sweep: {wall:.0f} s")
 
 
+def timed(cmd: list[str], cwd: Path) -> float:
+    start = time.perf_counter()
+    subprocess.run(cmd, cwd=cwd, env=ENV, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def throughput(runs: int = 3) -> dict:
+    """Samples/s of labelsweep.training.fit vs a bare loop: same MLP, batch size, threads, data in memory."""
+    import numpy as np
+    import torch
+    from torch import nn
+
+    sys.path.insert(0, str(ROOT))
+    from labelsweep import training
+
+    images = np.load(ROOT / "data/fashion_mnist/raw/train_images.npy")
+    labels = np.load(ROOT / "data/fashion_mnist/raw/train_labels.npy")
+    train = {**yaml.safe_load((ROOT / "params.yaml").read_text())["fashion_mnist"]["train"], "epochs": 1}
+
+    def project() -> float:
+        start = time.perf_counter()
+        training.fit(images, labels, 10, train, seed=0, desc="project loop")
+        return time.perf_counter() - start
+
+    def bare() -> float:
+        torch.manual_seed(0)
+        model = training.build_model("mlp", images.shape[1:], 10, train["width"])
+        optimizer = torch.optim.Adam(model.parameters(), lr=train["lr"])
+        x = torch.from_numpy(images).float().div_(127.5).sub_(1.0)
+        y = torch.from_numpy(labels)
+        start = time.perf_counter()
+        for batch in torch.randperm(len(y)).split(train["batch_size"]):
+            optimizer.zero_grad()
+            nn.functional.cross_entropy(model(x[batch]), y[batch]).backward()
+            optimizer.step()
+        return time.perf_counter() - start
+
+    project_s, bare_s = [], []
+    for _ in range(runs):  # interleaved, so both see the same machine
+        project_s.append(project())
+        bare_s.append(bare())
+    n = len(labels)
+    return {"threads": torch.get_num_threads(), "batch_size": train["batch_size"], "samples": n,
+            "project_samples_per_s": n / median(project_s), "bare_samples_per_s": n / median(bare_s),
+            "project_runs_s": project_s, "bare_runs_s": bare_s}
+
+
+def short() -> None:
+    """Measurements on the up-to-date sweep in the repository (run `sweep` first)."""
+    noop = [timed(["dvc", "repro"], ROOT) for _ in range(3)]
+    with tempfile.TemporaryDirectory(prefix="labelsweep-bench-") as tmp:
+        copy = Path(tmp) / "repo"
+        shutil.copytree(ROOT, copy, symlinks=True, ignore=shutil.ignore_patterns(".venv"))
+        params = yaml.safe_load((copy / "params.yaml").read_text())
+        params["noise"].append(round(max(params["noise"]) + 0.05, 2))
+        (copy / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+        added_level = timed(["dvc", "repro"], copy)
+    result = {"machine": machine(), "noop_repro_s": noop, "added_level_s": added_level,
+              "added_level": params["noise"][-1], "throughput": throughput()}
+    (OUT / "short.json").write_text(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2))
+
+
+def stage_kind(record: dict) -> str:
+    if record["stage"] == "train_eval" and "--prune-share" not in record["args"]:
+        return "train_eval_baseline"
+    return record["stage"]
+
+
+def report() -> None:
+    sweep_run = json.loads((OUT / "sweep.json").read_text())
+    short_run = json.loads((OUT / "short.json").read_text())
+    records = [json.loads(line) for line in (OUT / "sweep_timings.jsonl").read_text().splitlines()]
+    wall = sweep_run["wall_s"]
+    in_stages = sum(r["wall_s"] for r in records)
+    dvc_per_stage = (wall - in_stages) / len(records)
+    fit = sum(r["fit_s"] for r in records)
+    fixed = [r["wall_s"] - r["work_s"] + dvc_per_stage for r in records]
+    kinds: dict[str, list[dict]] = {}
+    for r in records:
+        kinds.setdefault(stage_kind(r), []).append(r)
+    datasets = sorted({r["args"][r["args"].index("--raw") + 1].split("/")[1] for r in records if "--raw" in r["args"]}
+                      | {r["args"][1] for r in records if r["stage"] == "download"})
+    tp = short_run["throughput"]
+    rows = [
+        ("full default `dvc repro`, empty cache", f"{wall / 60:.1f} min", "≤ 30 min"),
+        ("model fitting share of the sweep's wall time", f"{100 * fit / wall:.0f} %", "≥ 70 %"),
+        ("median fixed cost of a stage", f"{median(fixed):.2f} s", "≤ 2 s"),
+        ("DVC's own overhead (wall − time in stage processes)",
+         f"{(wall - in_stages) / 60:.1f} min ({dvc_per_stage:.2f} s/stage)", ""),
+        (f"one added noise level ({short_run['added_level']}), up-to-date sweep",
+         f"{short_run['added_level_s']:.0f} s = {short_run['added_level_s'] / wall * 11:.2f}/11 of the sweep",
+         "≤ 1.2/11"),
+        ("no-op `dvc repro` (median of 3)", f"{median(short_run['noop_repro_s']):.1f} s", "≤ 10 s"),
+        (f"training throughput, project loop vs bare loop ({tp['threads']} threads, batch {tp['batch_size']})",
+         f"{tp['project_samples_per_s']:.0f} vs {tp['bare_samples_per_s']:.0f} samples/s = "
+         f"{tp['project_samples_per_s'] / tp['bare_samples_per_s']:.2f}×", "≥ 0.9×"),
+        ("peak memory of any stage", f"{max(r['peak_rss_mb'] for r in records) / 1024:.2f} GB", "≤ 3 GB"),
+    ]
+    lines = [f"Machine: {sweep_run['machine']['cores']} cores, {sweep_run['machine']['cpu']}, "
+             f"Python {sweep_run['machine']['python']}; sweep run {sweep_run['machine']['date']} "
+             f"({len(records)} stages, datasets: {', '.join(datasets)}).", "",
+             "| measurement | result | target |", "|---|---|---|"]
+    lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
+    lines += ["", "Per stage kind (sums over the sweep; fixed = wall − work, DVC's share excluded):", "",
+              "| stage kind | stages | wall | model fitting | median fixed cost | peak memory |",
+              "|---|---|---|---|---|---|"]
+    for kind, rs in kinds.items():
+        lines.append(f"| {kind} | {len(rs)} | {sum(r['wall_s'] for r in rs) / 60:.1f} min | "
+                     f"{sum(r['fit_s'] for r in rs) / 60:.1f} min | "
+                     f"{median([r['wall_s'] - r['work_s'] for r in rs]):.2f} s | "
+                     f"{max(r['peak_rss_mb'] for r in rs):.0f} MB |")
+    for name in datasets:
+        rs = [r for r in records if f"data/{name}/" in " ".join(r["args"]) or r["args"][1:2] == [name]]
+        lines.append(f"\nIn stage processes for {name}: {sum(r['wall_s'] for r in rs) / 60:.1f} min "
+                     f"({len(rs)} stages), of which model fitting {sum(r['fit_s'] for r in rs) / 60:.1f} min.")
+    table = "\n".join(lines) + "\n"
+    (OUT / "table.md").write_text(table)
+    print(table)
+
+
 if __name__ == "__main__":
-    {"sweep": sweep}[sys.argv[1]]()
+    {"sweep": sweep, "short": short, "report": report}[sys.argv[1]]()

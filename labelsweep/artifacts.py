@@ -8,6 +8,7 @@ Every output is written under a temporary name next to its final path and rename
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
 import shutil
@@ -23,8 +24,9 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path to write `path` (a file or a folder) to; rename it into place on success."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f"{glob.escape(path.name)}.tmp-*"):  # left by a killed run
+        _remove(stale)
     tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    _remove(tmp)
     try:
         yield tmp
         _remove(path)
