@@ -169,9 +169,9 @@ def load_records() -> tuple[list[dict], dict]:
         run["how"] = "one `dvc repro` from an empty cache"
     else:
         run["wall_s"] = max(r["end"] for r in records) - start
-        run["how"] = (f"`dvc repro` from an empty cache, serial for {len(serial)} stages; the remaining "
-                      f"{len(records) - len(serial)} ran as two `dvc repro -s` processes side by side "
-                      "(elapsed time: first stage start to last stage end)")
+        run["how"] = (f"`dvc repro` from an empty cache, interrupted after {len(serial)} stages; the remaining "
+                      f"{len(records) - len(serial)} were finished by other processes (see below; elapsed time: "
+                      "first stage start to last stage end)")
     return records, run
 
 
