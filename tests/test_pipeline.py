@@ -5,6 +5,7 @@ import json
 import os
 import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -91,18 +92,40 @@ def test_exp_run_with_one_more_level_runs_only_that_level_and_metrics_diff_lists
     assert not any("noise_0.2" in path for path in changed)  # untouched cells keep their numbers
 
 
-def wait_for_stage_process(script: str, project: Path, timeout: float = 120) -> int:
+def find_stage_process(script: str, project: Path, timeout: float = 120) -> int:
+    """The Python process running `script` in `project` (not the shell DVC may start it through:
+    with SHELL unset DVC uses /bin/sh, and dash does not exec its command)."""
     deadline = time.time() + timeout
     while time.time() < deadline:
         for pid in filter(str.isdigit, os.listdir("/proc")):
             try:
-                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-                if script in cmdline and os.readlink(f"/proc/{pid}/cwd") == str(project):
+                argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+                if (Path(argv[0]).name.startswith("python") and any(a.endswith(script) for a in argv)
+                        and os.readlink(f"/proc/{pid}/cwd") == str(project)):
                     return int(pid)
-            except OSError:
+            except (OSError, IndexError):
                 continue
-        time.sleep(0.2)
+        time.sleep(0.05)
     raise AssertionError(f"{script} never started")
+
+
+def kill_after(marker: str, pid: int, output: list[str], timeout: float = 300) -> None:
+    """SIGKILL `pid` once `marker` is in its output, in the middle of the work the marker announces.
+
+    The process runs in 20 ms slices between SIGSTOPs, and the marker is looked for while it is stopped, so it
+    is killed at most one slice after printing the marker however fast or loaded the machine is."""
+    deadline = time.time() + timeout
+    try:
+        while time.time() < deadline:
+            os.kill(pid, signal.SIGSTOP)
+            time.sleep(0.1)  # the reader thread drains what the process wrote before it stopped
+            if marker in "".join(output):
+                return
+            os.kill(pid, signal.SIGCONT)
+            time.sleep(0.02)
+        raise AssertionError(f"{marker!r} never appeared in the output")
+    finally:
+        os.kill(pid, signal.SIGKILL)
 
 
 def test_a_killed_stage_leaves_nothing_finished_and_the_rerun_matches_an_uninterrupted_run(fashion, tmp_path):
@@ -110,12 +133,14 @@ def test_a_killed_stage_leaves_nothing_finished_and_the_rerun_matches_an_uninter
     project = make_project(tmp_path / "copy", params)
     repro = subprocess.Popen([str(BIN / "dvc"), "repro"], cwd=project, env=stage_env(project),
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    pid = wait_for_stage_process("crossval_probs.py", project)
-    time.sleep(4)  # into the model fitting
-    os.kill(pid, signal.SIGKILL)
-    output, _ = repro.communicate(timeout=300)
-    assert repro.returncode != 0, output
-    assert not list((project / "data/fashion_mnist").glob("pred_probs/*.npy")), "a killed stage left an output"
+    output: list[str] = []
+    reader = threading.Thread(target=lambda: output.extend(iter(lambda: repro.stdout.read(1), "")), daemon=True)
+    reader.start()
+    pid = find_stage_process("stages/crossval_probs.py", project)
+    kill_after("fold 1/2", pid, output)  # the first fold's progress bar: the stage is fitting
+    assert repro.wait(timeout=300) != 0
+    reader.join(timeout=10)
+    assert not list((project / "data/fashion_mnist").glob("pred_probs/*.npy")), "".join(output)
     dvc(project, "repro")
     assert output_hashes(project) == uninterrupted  # byte-identical, every stage
     assert not list(project.rglob("*.tmp-*"))
