@@ -71,3 +71,15 @@ def load_arrays(folder: str | Path, *names: str) -> list[np.ndarray]:
 def load_classes(raw: str | Path) -> list[str]:
     """Class names written by the download stage (their order is the label order)."""
     return json.loads((Path(raw) / "classes.json").read_text())
+
+
+def accuracy_json(metrics: str | Path, noise_level: float, prune_share: float | None) -> Path:
+    """A cell's test-accuracy file under a dataset's metrics folder, as dvc.yaml names it
+    (``prune_share`` None: the baseline trained on the noisy labels as they are)."""
+    cell = "baseline" if prune_share is None else f"prune_{prune_share}"
+    return Path(metrics) / f"accuracy/noise_{noise_level}_{cell}.json"
+
+
+def detection_json(metrics: str | Path, noise_level: float) -> Path:
+    """A noise level's detection-quality file under a dataset's metrics folder, as dvc.yaml names it."""
+    return Path(metrics) / f"detection/noise_{noise_level}.json"

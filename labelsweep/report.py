@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from labelsweep.artifacts import accuracy_json, detection_json
 from labelsweep.config import load_params
 
 
@@ -30,10 +31,10 @@ def accuracy_table(name: str, levels: list[float], shares: list[float]) -> list[
              "| injected | flagged | flagged − injected | precision | recall | AUROC |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for level in levels:
-        cells = {t: _json(metrics / f"accuracy/noise_{level}_prune_{t}.json")["test_accuracy"] for t in shares}
+        cells = {t: _json(accuracy_json(metrics, level, t))["test_accuracy"] for t in shares}
         best = max(cells, key=cells.get)
-        d = _json(metrics / f"detection/noise_{level}.json")
-        baseline = _json(metrics / f"accuracy/noise_{level}_baseline.json")["test_accuracy"]
+        d = _json(detection_json(metrics, level))
+        baseline = _json(accuracy_json(metrics, level, None))["test_accuracy"]
         lines.append(
             f"| {100 * level:.0f} % | {baseline:.3f} | {_fmt(cells.get(1.0))} | {_fmt(cells.get(0.5))} "
             f"| {_fmt(cells.get(0.0))} | {cells[best]:.3f} (t={best}) "

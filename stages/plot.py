@@ -94,6 +94,12 @@ def plot_accuracy_by_threshold(out: Path, name: str, levels: list, baseline: lis
               [[p, baseline[i]] + [acc[i] for acc in cells.values()] for i, p in enumerate(levels)])
 
 
+def short_id(sample_id: str) -> str:
+    """An index as it is; a file as its folders and the start of its name (file names often share a suffix)."""
+    path = Path(sample_id)
+    return sample_id if path.parent == Path(".") else f"{path.parent}/{path.stem[:8]}"
+
+
 def plot_gallery(out: Path, name: str, level: float, issues: Path, raw: Path) -> None:
     """The GALLERY_SIZE flagged samples with the lowest label quality at noise `level`."""
     given, flagged, quality, suggested = artifacts.load_arrays(issues, "given", "flagged", "quality", "suggested")
@@ -109,7 +115,7 @@ def plot_gallery(out: Path, name: str, level: float, issues: Path, raw: Path) ->
     for ax, i in zip(axes.flat, worst):
         image = images[i].transpose(1, 2, 0)
         ax.imshow(image.squeeze(-1) if image.shape[-1] == 1 else image, cmap="gray")
-        ax.set_title(f"{ids[i][-18:]}\ngiven: {classes[given[i]]}\nsuggested: {classes[suggested[i]]}\n"
+        ax.set_title(f"{short_id(ids[i])}\ngiven: {classes[given[i]]}\nsuggested: {classes[suggested[i]]}\n"
                      f"quality {quality[i]:.3f}", fontsize=6)
     fig.suptitle(f"{name}: {len(worst)} most suspicious labels at {100 * level:.0f} % injected noise "
                  f"({int(flagged.sum())} flagged)", fontsize=9)
@@ -129,10 +135,10 @@ def main() -> None:
     levels, shares = sorted(params["noise"]), sorted(params["thresholds"])
     metrics, out = Path(args.metrics), Path(args.out)
 
-    baseline = [read_metrics(metrics / f"accuracy/noise_{p}_baseline.json")["test_accuracy"] for p in levels]
-    cells = {t: [read_metrics(metrics / f"accuracy/noise_{p}_prune_{t}.json")["test_accuracy"] for p in levels]
+    baseline = [read_metrics(artifacts.accuracy_json(metrics, p, None))["test_accuracy"] for p in levels]
+    cells = {t: [read_metrics(artifacts.accuracy_json(metrics, p, t))["test_accuracy"] for p in levels]
              for t in shares}
-    detection = [read_metrics(metrics / f"detection/noise_{p}.json") for p in levels]
+    detection = [read_metrics(artifacts.detection_json(metrics, p)) for p in levels]
     name = {"fashion_mnist": "Fashion-MNIST", "roman": "Roman numerals"}.get(args.dataset, args.dataset)
     with stage.work():
         plot_accuracy_vs_noise(out, name, levels, baseline, cells.get(1.0))
