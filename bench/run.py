@@ -72,7 +72,9 @@ def throughput(runs: int = 3) -> dict:
 
     images = np.load(ROOT / "data/fashion_mnist/raw/train_images.npy")
     labels = np.load(ROOT / "data/fashion_mnist/raw/train_labels.npy")
-    train = {**yaml.safe_load((ROOT / "params.yaml").read_text())["fashion_mnist"]["train"], "epochs": 1}
+    # The default number of epochs: the fit a sweep runs, with its per-call set-up (tensor conversion,
+    # deterministic mode, scheduler) spread over the same work as in the sweep.
+    train = yaml.safe_load((ROOT / "params.yaml").read_text())["fashion_mnist"]["train"]
 
     def project() -> float:
         start = time.perf_counter()
@@ -86,18 +88,20 @@ def throughput(runs: int = 3) -> dict:
         x = torch.from_numpy(images).float().div_(127.5).sub_(1.0)
         y = torch.from_numpy(labels)
         start = time.perf_counter()
-        for batch in torch.randperm(len(y)).split(train["batch_size"]):
-            optimizer.zero_grad()
-            nn.functional.cross_entropy(model(x[batch]), y[batch]).backward()
-            optimizer.step()
+        for _ in range(train["epochs"]):
+            for batch in torch.randperm(len(y)).split(train["batch_size"]):
+                optimizer.zero_grad()
+                nn.functional.cross_entropy(model(x[batch]), y[batch]).backward()
+                optimizer.step()
         return time.perf_counter() - start
 
     project_s, bare_s = [], []
     for _ in range(runs):  # interleaved, so both see the same machine
         project_s.append(project())
         bare_s.append(bare())
-    n = len(labels)
-    return {"threads": torch.get_num_threads(), "batch_size": train["batch_size"], "samples": n,
+    n = len(labels) * train["epochs"]
+    return {"threads": torch.get_num_threads(), "batch_size": train["batch_size"], "epochs": train["epochs"],
+            "samples": n,
             "project_samples_per_s": n / median(project_s), "bare_samples_per_s": n / median(bare_s),
             "project_runs_s": project_s, "bare_runs_s": bare_s}
 
@@ -210,7 +214,7 @@ def report() -> None:
         (*added, "≤ 1.2/11"),
         ("no-op `dvc repro` (median of 3)", f"{median(noop):.1f} s" if noop else "not measured", "≤ 10 s"),
         (f"training throughput, project loop vs bare loop ({tp['threads']} threads, batch {tp['batch_size']}, "
-         "median of 3)" if tp else "training throughput",
+         f"{tp.get('epochs', 1)}-epoch fits, median of 3)" if tp else "training throughput",
          f"{tp['project_samples_per_s']:.0f} vs {tp['bare_samples_per_s']:.0f} samples/s = "
          f"{tp['project_samples_per_s'] / tp['bare_samples_per_s']:.2f}×" if tp else "not measured", "≥ 0.9×"),
         ("peak memory of any stage", f"{max(r['peak_rss_mb'] for r in records) / 1024:.2f} GB", "≤ 3 GB"),
