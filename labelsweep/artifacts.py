@@ -83,3 +83,8 @@ def accuracy_json(metrics: str | Path, noise_level: float, prune_share: float | 
 def detection_json(metrics: str | Path, noise_level: float) -> Path:
     """A noise level's detection-quality file under a dataset's metrics folder, as dvc.yaml names it."""
     return Path(metrics) / f"detection/noise_{noise_level}.json"
+
+
+def issues_dir(issues: str | Path, noise_level: float) -> Path:
+    """A noise level's find_issues folder under a dataset's issues folder, as dvc.yaml names it."""
+    return Path(issues) / f"noise_{noise_level}"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from labelsweep.artifacts import accuracy_json, detection_json
+from labelsweep.artifacts import accuracy_json, detection_json, issues_dir
 from labelsweep.config import load_params
 
 
@@ -51,7 +51,7 @@ def label_error_table(name: str, levels: list[float]) -> list[str]:
     lines = ["| noise | flagged | suggested label right | wrong labels: as given | after 100 % relabel "
              "| after 100 % prune (of those kept) |", "|---|---|---|---|---|---|"]
     for level in levels:
-        issues = data / f"issues/noise_{level}"
+        issues = issues_dir(data / "issues", level)
         given, flagged, suggested = (np.load(issues / f"{k}.npy") for k in ("given", "flagged", "suggested"))
         relabelled = np.where(flagged, suggested, given)
         right = (suggested[flagged] == original[flagged]).mean() if flagged.any() else None

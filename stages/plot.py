@@ -144,7 +144,7 @@ def main() -> None:
         plot_accuracy_vs_noise(out, name, levels, baseline, cells.get(1.0))
         plot_flagged_vs_injected(out, name, levels, detection)
         plot_accuracy_by_threshold(out, name, levels, baseline, cells)
-        plot_gallery(out, name, levels[0], Path(args.issues) / f"noise_{levels[0]}", Path(args.raw))
+        plot_gallery(out, name, levels[0], artifacts.issues_dir(args.issues, levels[0]), Path(args.raw))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""The plot stage's helpers: gallery titles and the metrics file names it shares with the report."""
+"""The plot stage's helpers: gallery titles and the file names it shares with the report."""
 
 import importlib.util
 from pathlib import Path
@@ -27,3 +27,5 @@ def test_metrics_file_names_match_dvc_yaml():
     assert artifacts.accuracy_json(metrics, 0.3, 1.0) == metrics / "accuracy/noise_0.3_prune_1.0.json"
     assert artifacts.accuracy_json(metrics, 0.3, None) == metrics / "accuracy/noise_0.3_baseline.json"
     assert artifacts.detection_json(metrics, 0.05) == metrics / "detection/noise_0.05.json"
+    assert "data/${item.dataset}/issues/noise_${item.noise}" in dvc_yaml
+    assert artifacts.issues_dir("data/roman/issues", 0.3) == Path("data/roman/issues/noise_0.3")
