@@ -10,7 +10,17 @@ FASHION_MNIST := /usr/share/datasets/fashion-mnist
 SYSTEM_PYTHON := $(shell command -v python3)
 
 .PHONY: setup data repro test lint bench
+# setup also (re)writes, idempotently, the .pth that loads dvc_scalar_grid.py in DVC's processes so that
+# `dvc exp run -S noise=0.3` works, after checking that the installed DVC is one the bridge fits: see that module.
 setup: $(BIN)/.installed
+	@$(BIN)/python -m dvc_scalar_grid install
+
+# setup also writes the Vega, Vega-Lite and Vega-Embed JavaScript that the offline `dvc plots show` page
+# (.dvc/plots/page.html) loads, from the vl-convert-python package, into the ignored .venv: labelsweep/plots_page.py.
+VEGA_JS := $(VENV)/share/vega/vega-bundle.js
+setup: $(VEGA_JS)
+$(VEGA_JS): $(BIN)/.installed labelsweep/plots_page.py
+	$(BIN)/python -m labelsweep.plots_page install $@
 
 $(BIN)/.installed: pyproject.toml
 	$(SYSTEM_PYTHON) -m venv $(VENV)
@@ -38,4 +48,4 @@ test: setup data lint
 	pytest -q
 
 bench: setup data
-	python bench/run.py sweep && python bench/run.py short && python bench/run.py report
+	python bench/run.py sweep && python bench/run.py short && python bench/run.py models && python bench/run.py report

@@ -14,9 +14,12 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:  # pandas is imported by the stages that write tables, not by every stage
+    import pandas as pd
 
 
 @contextlib.contextmanager
@@ -73,18 +76,26 @@ def load_classes(raw: str | Path) -> list[str]:
     return json.loads((Path(raw) / "classes.json").read_text())
 
 
-def accuracy_json(metrics: str | Path, noise_level: float, prune_share: float | None) -> Path:
-    """A cell's test-accuracy file under a dataset's metrics folder, as dvc.yaml names it
-    (``prune_share`` None: the baseline trained on the noisy labels as they are)."""
-    cell = "baseline" if prune_share is None else f"prune_{prune_share}"
-    return Path(metrics) / f"accuracy/noise_{noise_level}_{cell}.json"
+def save_csv(path: str | Path, table: pd.DataFrame) -> None:
+    with atomic_path(path) as tmp:
+        table.to_csv(tmp, index=False, lineterminator="\n")
 
 
-def detection_json(metrics: str | Path, noise_level: float) -> Path:
-    """A noise level's detection-quality file under a dataset's metrics folder, as dvc.yaml names it."""
-    return Path(metrics) / f"detection/noise_{noise_level}.json"
+def level_name(noise_level: float) -> str:
+    """How dvc.yaml names a noise level's files and folders (`noise_${item.noise}`)."""
+    return f"noise_{noise_level}"
+
+
+def accuracy_csv(results: str | Path, noise_level: float) -> Path:
+    """A level's train_eval table under a dataset's metrics folder, as dvc.yaml names it."""
+    return Path(results) / "accuracy" / f"{level_name(noise_level)}.csv"
+
+
+def detection_json(results: str | Path, noise_level: float) -> Path:
+    """A level's detection-quality file under a dataset's metrics folder, as dvc.yaml names it."""
+    return Path(results) / "detection" / f"{level_name(noise_level)}.json"
 
 
 def issues_dir(issues: str | Path, noise_level: float) -> Path:
-    """A noise level's find_issues folder under a dataset's issues folder, as dvc.yaml names it."""
-    return Path(issues) / f"noise_{noise_level}"
+    """A level's find_issues folder under a dataset's issues folder, as dvc.yaml names it."""
+    return Path(issues) / level_name(noise_level)

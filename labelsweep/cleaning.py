@@ -40,9 +40,10 @@ def cleaned_labels(
     return labels
 
 
-def detection_metrics(flagged: np.ndarray, flipped: np.ndarray, quality: np.ndarray) -> dict[str, float | int | None]:
-    """Precision, recall and F1 of `flagged` against the injected `flipped` mask, and the AUROC of
-    the label-quality scores for telling flipped (low score) from clean samples.
+def detection_metrics(flagged: np.ndarray, flipped: np.ndarray, quality: np.ndarray | None = None
+                      ) -> dict[str, float | int | None]:
+    """Precision, recall and F1 of `flagged` against the injected `flipped` mask, and (given `quality`)
+    the AUROC of the label-quality scores for telling flipped (low score) from clean samples.
 
     A metric that is undefined for the case (recall with nothing injected, AUROC with only one kind of
     sample) is ``None`` rather than a made-up number.
@@ -54,7 +55,7 @@ def detection_metrics(flagged: np.ndarray, flipped: np.ndarray, quality: np.ndar
     precision = hits / n_flagged if n_flagged else None
     recall = hits / n_injected if n_injected else None
     f1 = 2 * hits / (n_flagged + n_injected) if n_flagged + n_injected else None
-    return {
+    scores = {
         "flagged": n_flagged,
         "injected": n_injected,
         "flagged_minus_injected": n_flagged - n_injected,
@@ -62,8 +63,10 @@ def detection_metrics(flagged: np.ndarray, flipped: np.ndarray, quality: np.ndar
         "precision": precision,
         "recall": recall,
         "f1": f1,
-        "auroc": _auroc(flipped, -np.asarray(quality, dtype=np.float64)),
     }
+    if quality is not None:
+        scores["auroc"] = _auroc(flipped, -np.asarray(quality, dtype=np.float64))
+    return scores
 
 
 def _auroc(positive: np.ndarray, score: np.ndarray) -> float | None:
@@ -72,3 +75,21 @@ def _auroc(positive: np.ndarray, score: np.ndarray) -> float | None:
     from sklearn.metrics import roc_auc_score  # scikit-learn comes with cleanlab
 
     return float(roc_auc_score(positive, score))
+
+
+def label_errors(original: np.ndarray, given: np.ndarray, flagged: np.ndarray, suggested: np.ndarray
+                 ) -> dict[str, float | None]:
+    """How many training labels are wrong (against the dataset's original labels) as given, after
+    relabelling every flagged sample, and among the samples kept after pruning every flagged one; and
+    how often a flagged sample's suggested label is the original one. This is why pruning and
+    relabelling end up close or apart: relabelling keeps the samples whose suggestion is wrong.
+    """
+    flagged = np.asarray(flagged, dtype=bool)
+    relabelled = np.where(flagged, suggested, given)
+    kept = ~flagged
+    return {
+        "suggested_right": float((suggested[flagged] == original[flagged]).mean()) if flagged.any() else None,
+        "wrong_given": float((given != original).mean()),
+        "wrong_after_relabel_all": float((relabelled != original).mean()),
+        "wrong_after_prune_all": float((given[kept] != original[kept]).mean()) if kept.any() else None,
+    }

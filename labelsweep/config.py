@@ -40,9 +40,12 @@ def _fail(key: str, value: Any, allowed: str) -> None:
 
 
 def _grid(params: dict, key: str, upper_inclusive: bool) -> list[float]:
+    """The grid `key` as a list; a single number is a one-level grid (what `dvc exp run -S noise=0.3` writes)."""
     values = params.get(key)
     interval = "[0, 1]" if upper_inclusive else "[0, 1)"
-    allowed = f"a non-empty list of distinct numbers in {interval}, e.g. {key}: [0.0, 0.5]"
+    allowed = f"a number or a non-empty list of distinct numbers in {interval}, e.g. {key}: [0.0, 0.5]"
+    if _is_number(values):
+        values = [values]
     if not isinstance(values, list) or not values:
         _fail(key, values, allowed)
     for i, value in enumerate(values):
@@ -50,6 +53,7 @@ def _grid(params: dict, key: str, upper_inclusive: bool) -> list[float]:
             _fail(f"{key}[{i}]", value, allowed)
     if len(set(values)) != len(values):
         _fail(key, values, f"{allowed} (duplicates found)")
+    params[key] = values
     return values
 
 
@@ -106,6 +110,16 @@ def check_dataset(params: dict, name: str) -> dict:
     _positive(train, "epochs", f"{name}.train")
     _positive(train, "batch_size", f"{name}.train")
     _positive(train, "lr", f"{name}.train", float)
+    augment = train.get("augment")
+    if augment is not None:
+        keys = ("degrees", "translate", "scale")
+        if not isinstance(augment, dict) or set(augment) != set(keys):
+            _fail(f"{name}.train.augment", augment, "null, or a mapping with degrees, translate and scale")
+        for key in keys:
+            value = augment[key]
+            if not _is_number(value) or value < 0 or (key != "degrees" and value >= 1):
+                _fail(f"{name}.train.augment.{key}", value,
+                      "a number >= 0" + ("" if key == "degrees" else " and < 1"))
     return section
 
 

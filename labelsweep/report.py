@@ -1,74 +1,104 @@
-"""Print the README's result tables from a finished sweep: ``python -m labelsweep.report``.
+"""The README's result tables, generated from the committed results: ``python -m labelsweep.report``.
 
-Per dataset and noise level: test accuracy of the baseline and of cleanlab at 100 % prune, 50/50 and
-100 % relabel, the best threshold, and the detection figures. With the cached data of the sweep at hand
-(``data/``), also how many labels are still wrong after pruning or relabelling every flagged sample,
-measured against the original labels (which explains why the two end up close).
+Per dataset: what the data is (sizes, what deduplication removed), the headline metrics DVC shows,
+and per noise level the test accuracy of the baseline and of cleanlab at 100 % prune, 50/50 and
+100 % relabel, the best threshold, the detection figures, and how many labels are still wrong after
+pruning or relabelling every flagged sample. Everything comes from files the pipeline commits
+(metrics/), so a fresh clone reproduces the tables, and a test fails when README.md and the results
+drift apart. ``--write README.md`` replaces the text between the README's report markers.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
+import sys
 from pathlib import Path
 
-import numpy as np
+from labelsweep import summary
+from labelsweep.config import ConfigError, load_params
 
-from labelsweep.artifacts import accuracy_json, detection_json, issues_dir
-from labelsweep.config import load_params
-
-
-def _json(path: Path) -> dict:
-    return json.loads(path.read_text())
+BEGIN, END = "<!-- labelsweep.report: begin -->", "<!-- labelsweep.report: end -->"
+TITLES = {"fashion_mnist": "Fashion-MNIST", "roman": "Roman numerals"}
 
 
-def _fmt(value: float | None) -> str:
-    return "–" if value is None else f"{value:.3f}"
+def _fmt(value: float | None, digits: int = 3) -> str:
+    return "–" if value is None or value != value else f"{value:.{digits}f}"  # value != value: NaN
 
 
-def accuracy_table(name: str, levels: list[float], shares: list[float]) -> list[str]:
-    metrics = Path("metrics") / name
-    lines = ["| noise | baseline | cleanlab, 100 % prune | 50 % prune / 50 % relabel | 100 % relabel | best threshold "
-             "| injected | flagged | flagged − injected | precision | recall | AUROC |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for level in levels:
-        cells = {t: _json(accuracy_json(metrics, level, t))["test_accuracy"] for t in shares}
-        best = max(cells, key=cells.get)
-        d = _json(detection_json(metrics, level))
-        baseline = _json(accuracy_json(metrics, level, None))["test_accuracy"]
+def data_line(name: str, data: dict) -> str:
+    line = (f"{data['train_samples']:,} training and {data['test_samples']:,} test images, "
+            f"{len(data['classes'])} classes, {'×'.join(map(str, data['image_shape']))} pixels")
+    dedup = data.get("dedup")
+    if dedup:
+        line += (f"; deduplicated by decoded pixels: {dedup['train_duplicates_removed']:,} of "
+                 f"{dedup['train_loaded']:,} training images were copies of another "
+                 f"({dedup['train_label_conflicts']} with conflicting labels), and "
+                 f"{dedup['test_overlap_removed']:,} of {dedup['test_loaded']:,} test images were training images")
+    return f"{TITLES.get(name, name)}: {line}."
+
+
+def level_table(name: str, levels: list[float], metrics: Path) -> list[str]:
+    results = metrics / name
+    table = summary.by_share(summary.read_accuracy(results, levels))
+    detection = summary.read_detection(results, levels).set_index("noise_level")
+    shares = [c for c in table.columns if c != "baseline"]
+    lines = ["| noise | baseline | 100 % prune | 50/50 | 100 % relabel | best share | injected | flagged "
+             "| flagged − injected | precision | recall | suggested label right | wrong labels: given "
+             "| after 100 % relabel | after 100 % prune |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for level, row in table.iterrows():
+        # Ties go to the larger share: pruning is the cheaper action when it does as well.
+        best = max(reversed(shares), key=lambda share: row[share])
+        d = detection.loc[level]
         lines.append(
-            f"| {100 * level:.0f} % | {baseline:.3f} | {_fmt(cells.get(1.0))} | {_fmt(cells.get(0.5))} "
-            f"| {_fmt(cells.get(0.0))} | {cells[best]:.3f} (t={best}) "
-            f"| {d['injected']:,} | {d['flagged']:,} | {d['flagged_minus_injected']:+,} | {_fmt(d['precision'])} "
-            f"| {_fmt(d['recall'])} | {_fmt(d['auroc'])} |")
+            f"| {100 * level:.0f} % | {row.baseline:.3f} | {_fmt(row.get(1.0))} | {_fmt(row.get(0.5))} "
+            f"| {_fmt(row.get(0.0))} | {row[best]:.3f} (t={best:g}) | {d.injected:,} | {d.flagged:,} "
+            f"| {d.flagged_minus_injected:+,} | {_fmt(d.precision)} | {_fmt(d.recall)} | {_fmt(d.suggested_right)} "
+            f"| {_fmt(d.wrong_given)} | {_fmt(d.wrong_after_relabel_all)} | {_fmt(d.wrong_after_prune_all)} |")
     return lines
 
 
-def label_error_table(name: str, levels: list[float]) -> list[str]:
-    data = Path("data") / name
-    if not (data / "raw").is_dir():
-        return [f"(no data/{name}: run the sweep to see the label-error table)"]
-    original = np.load(data / "raw/train_labels.npy")
-    lines = ["| noise | flagged | suggested label right | wrong labels: as given | after 100 % relabel "
-             "| after 100 % prune (of those kept) |", "|---|---|---|---|---|---|"]
-    for level in levels:
-        issues = issues_dir(data / "issues", level)
-        given, flagged, suggested = (np.load(issues / f"{k}.npy") for k in ("given", "flagged", "suggested"))
-        relabelled = np.where(flagged, suggested, given)
-        right = (suggested[flagged] == original[flagged]).mean() if flagged.any() else None
-        lines.append(f"| {100 * level:.0f} % | {int(flagged.sum()):,} | {_fmt(right)} "
-                     f"| {(given != original).mean():.3f} | {(relabelled != original).mean():.3f} "
-                     f"| {(given[~flagged] != original[~flagged]).mean():.3f} |")
+def headline_table(names: list[str], metrics: Path) -> list[str]:
+    heads = {name: json.loads((metrics / f"{name}.json").read_text()) for name in names}
+    keys = list(next(iter(heads.values())))
+    lines = ["| metric (mean over the noise levels) | " + " | ".join(TITLES.get(n, n) for n in names) + " |",
+             "|---|" + "---|" * len(names)]
+    lines += [f"| `{key}` | " + " | ".join(_fmt(heads[n].get(key)) for n in names) + " |" for key in keys]
     return lines
+
+
+def render(params: dict, metrics: Path = Path("metrics")) -> str:
+    names, levels = params["datasets"], sorted(params["noise"])
+    lines = ["Headline metrics (`metrics/<dataset>.json`, what `dvc exp show` and `dvc metrics diff` compare):", "",
+             *headline_table(names, metrics)]
+    for name in names:
+        data = json.loads((metrics / name / "data.json").read_text())
+        lines += ["", f"#### {TITLES.get(name, name)}", "", data_line(name, data), "",
+                  *level_table(name, levels, metrics)]
+    return "\n".join(lines) + "\n"
+
+
+def replace_between_markers(document: str, text: str) -> str:
+    if BEGIN not in document or END not in document:
+        raise ConfigError(f"the document has no {BEGIN} ... {END} markers")
+    head, rest = document.split(BEGIN, 1)
+    return f"{head}{BEGIN}\n{text}{END}{rest.split(END, 1)[1]}"
 
 
 def main() -> None:
-    params = load_params()
-    levels, shares = sorted(params["noise"]), sorted(params["thresholds"])
-    for name in params["datasets"]:
-        print(f"\n{name}\n")
-        print("\n".join(accuracy_table(name, levels, shares)))
-        print()
-        print("\n".join(label_error_table(name, levels)))
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--write", metavar="README.md", help="replace the text between the report markers")
+    args = parser.parse_args()
+    try:
+        text = render(load_params())
+        if args.write:
+            path = Path(args.write)
+            path.write_text(replace_between_markers(path.read_text(), text))
+        else:
+            print(text, end="")
+    except (ConfigError, FileNotFoundError) as err:
+        sys.exit(f"error: {err}")
 
 
 if __name__ == "__main__":

@@ -2,8 +2,11 @@
 
 Fashion-MNIST is read from the folder in params, Debian's package or a torchvision download, each file
 checked against the official checksums; an image folder is read with torchvision's ImageFolder and
-resized. The optional stratified subsamples are taken here, so every later stage sees the same data.
-Writes a folder: train/test images (uint8, N x C x H x W) and labels, sample ids, class names.
+resized, deduplicated by decoded pixels, and its test images equal to a training image dropped. The
+optional stratified subsamples are taken here, so every later stage sees the same data.
+Writes a folder: train/test images (uint8, N x C x H x W) and labels, sample ids, class names; and a
+small JSON summary of the data (sizes, classes and, for an image folder, what deduplication removed,
+counted before subsampling) that is committed with the results.
 """
 
 import argparse
@@ -16,6 +19,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--dataset", required=True, help="a dataset name with a section in params.yaml")
     parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--summary", required=True, help="output JSON: sizes, classes, deduplication counts")
     args = parser.parse_args()
     params = config.load_params(args.dataset)
 
@@ -25,6 +29,13 @@ def main() -> None:
         data = datasets.load(args.dataset, params[args.dataset]["data"], params["seed"])
     print(f"{args.dataset}: {len(data.train.labels)} train / {len(data.test.labels)} test samples, "
           f"{len(data.classes)} classes, images {data.train.images.shape[1:]}")
+    extra = {
+        "train_ids.txt": "\n".join(data.train.ids) + "\n",
+        "classes.json": json.dumps(data.classes) + "\n",
+    }
+    if data.dedup is not None:
+        print(f"{args.dataset}: deduplicated by decoded pixels: "
+              + ", ".join(f"{key} {value}" for key, value in data.dedup.items()))
     artifacts.save_arrays(
         args.out,
         {
@@ -33,11 +44,15 @@ def main() -> None:
             "test_images": data.test.images,
             "test_labels": data.test.labels,
         },
-        extra={
-            "train_ids.txt": "\n".join(data.train.ids) + "\n",
-            "classes.json": json.dumps(data.classes) + "\n",
-        },
+        extra=extra,
     )
+    artifacts.save_json(args.summary, {
+        "train_samples": len(data.train.labels),
+        "test_samples": len(data.test.labels),
+        "classes": data.classes,
+        "image_shape": list(data.train.images.shape[1:]),
+        "dedup": data.dedup,
+    })
 
 
 if __name__ == "__main__":

@@ -1,14 +1,16 @@
-"""Stage train_eval: train on one set of training labels and measure accuracy on the clean test set.
+"""Stage train_eval: train the baseline and every threshold cell of one noise level; test accuracy.
 
-The labels are either the noisy labels as they are (the baseline) or a cell's pruned/relabelled
-labels (-1 = left out). Every cell trains the same model with the same seed, so differences between
-cells come from the labels alone. Writes a small metrics JSON.
+Model 0 trains on the noisy labels as they are (the baseline); model 1+i on threshold cell i's
+cleaned labels (-1 = pruned). All of them start from the same weights and see the same batches, and
+train together (labelsweep.training), so differences between cells come from the labels alone.
+Writes the test-set predictions of every model and a table with one row per model.
 """
 
 import argparse
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from labelsweep import artifacts, config, stage
 from labelsweep.cleaning import PRUNED
@@ -18,39 +20,42 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--dataset", required=True)
     parser.add_argument("--noise-level", type=float, required=True)
-    parser.add_argument("--prune-share", type=float, help="the cell's threshold; omit for the baseline")
     parser.add_argument("--raw", required=True, help="the download stage's folder")
-    parser.add_argument("--labels", required=True, help=".npy training labels, -1 for a pruned sample")
-    parser.add_argument("--metrics", required=True, help="output JSON")
+    parser.add_argument("--noisy", required=True, help="the inject_noise stage's folder")
+    parser.add_argument("--cleaned", required=True, help="the apply_prune_relabel stage's folder")
+    parser.add_argument("--predictions", required=True, help="output .npy: test predictions, one row per model")
+    parser.add_argument("--accuracy", required=True, help="output CSV: one row per model")
     args = parser.parse_args()
     params = config.load_params(args.dataset)
     noise_level = config.check_level(args.noise_level, "noise-level", upper_inclusive=False)
-    if args.prune_share is not None:
-        config.check_level(args.prune_share, "prune-share", upper_inclusive=True)
 
-    labels = np.load(args.labels)
-    keep = labels != PRUNED
-    if not keep.any():
-        raise stage.DataError(f"{args.labels}: every training sample is pruned, nothing is left to train on")
+    (given,) = artifacts.load_arrays(args.noisy, "labels")
+    cleaned, prune_shares = artifacts.load_arrays(args.cleaned, "labels", "prune_shares")
+    labels = np.vstack([given, cleaned])
+    if not (labels != PRUNED).any(axis=1).all():
+        raise stage.DataError(f"{args.cleaned}: a threshold cell prunes every training sample, nothing is left "
+                              "to train on")
     raw = Path(args.raw)
     n_classes = len(artifacts.load_classes(raw))
 
     from labelsweep.training import fit, predict_proba
 
-    images = np.load(raw / "train_images.npy")
-    model = fit(images[keep], labels[keep], n_classes, params[args.dataset]["train"], params["seed"],
-                desc=f"train {args.dataset} noise {noise_level} prune {args.prune_share}")
-    predicted = predict_proba(model, np.load(raw / "test_images.npy")).argmax(axis=1)
-    accuracy = float((predicted == np.load(raw / "test_labels.npy")).mean())
-    print(f"{args.dataset} noise {noise_level} prune share {args.prune_share}: test accuracy {accuracy:.4f}")
-    artifacts.save_json(args.metrics, {
-        "dataset": args.dataset,
+    models = fit(np.load(raw / "train_images.npy"), labels, n_classes, params[args.dataset]["train"],
+                 params["seed"], desc=f"{args.dataset} noise {noise_level}: {len(labels)} models")
+    predicted = predict_proba(models, np.load(raw / "test_images.npy")).argmax(axis=-1).astype(np.int16)
+    test_labels = np.load(raw / "test_labels.npy")
+    table = pd.DataFrame({
         "noise_level": noise_level,
-        "prune_share": args.prune_share,
-        "test_accuracy": round(accuracy, 6),
-        "train_samples": int(keep.sum()),
-        "pruned": int((~keep).sum()),
+        "strategy": ["baseline"] + ["prune_relabel"] * len(prune_shares),
+        "prune_share": [np.nan, *prune_shares],
+        "test_accuracy": (predicted == test_labels).mean(axis=1).round(6),
+        "train_samples": (labels != PRUNED).sum(axis=1),
+        "pruned": (labels == PRUNED).sum(axis=1),
+        "changed_labels": ((labels != given) & (labels != PRUNED)).sum(axis=1),
     })
+    print(table.to_string(index=False))
+    artifacts.save_npy(args.predictions, predicted)
+    artifacts.save_csv(args.accuracy, table)
 
 
 if __name__ == "__main__":

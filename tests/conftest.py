@@ -1,20 +1,26 @@
-"""Shared helpers: a valid params dict, and a copy of the project in a temporary git + DVC repo."""
+"""Shared helpers: a valid params dict, a copy of the code to run stages in, and a copy of the project in a
+temporary git + DVC repo with everything the pipeline needs."""
 
 from __future__ import annotations
 
+import configparser
 import copy
+import json
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent  # the venv running pytest: its python and dvc run the stages
-PROJECT_FILES = ["dvc.yaml", "params.yaml", "pyproject.toml", "labelsweep", "stages"]
+CODE = ["labelsweep", "stages"]  # what `python -m stages.<name>` imports from the checkout it runs in
+PROJECT_FILES = ["dvc.yaml", "params.yaml", "pyproject.toml", "dvc_scalar_grid.py", ".dvcignore", ".gitignore", *CODE]
+IGNORE = shutil.ignore_patterns("__pycache__", "*.egg-info", "*.tmp-*")
 
 
 @pytest.fixture
@@ -22,36 +28,86 @@ def params() -> dict:
     return copy.deepcopy(yaml.safe_load((ROOT / "params.yaml").read_text()))
 
 
-def stage_env(project: Path) -> dict:
-    # The copy's own package, and the venv's python/dvc first on PATH (stages call `python`).
-    return {**os.environ, "PYTHONPATH": str(project), "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+def stage_env(**extra: str) -> dict:
+    """The environment stages and DVC run in: the venv's python/dvc first on PATH (stages call `python`).
+
+    Nothing on PYTHONPATH: a stage must import the `labelsweep` of the checkout it runs in by itself
+    (`python -m` from DVC's working directory), or a `dvc exp run --temp` would run the wrong code unseen.
+    """
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "DVC_SCALAR_GRID")}
+    return {**env, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1", **extra}
 
 
-def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run(cmd, cwd=cwd, env=stage_env(cwd), capture_output=True, text=True)
+def run(cmd: list[str], cwd: Path, check: bool = True, **env: str) -> subprocess.CompletedProcess:
+    result = subprocess.run(cmd, cwd=cwd, env=stage_env(**env), capture_output=True, text=True)
     if check and result.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
     return result
 
 
-def make_project(dest: Path, params: dict) -> Path:
-    """Copy the project's code into `dest` as a fresh git + DVC repo whose params.yaml is `params`."""
+def run_stage(name: str, cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    """`python -m stages.<name> ARGS` in `cwd`, as DVC runs it (`cwd` holds a copy of the code: see `checkout`)."""
+    return run([str(BIN / "python"), "-m", f"stages.{name}", *args], cwd, check=False)
+
+
+def checkout(dest: Path, params: dict | None = None, files: list[str] = CODE) -> Path:
+    """Copy `files` of the project (default: the code the stages import) to `dest`, and `params` as params.yaml."""
     dest.mkdir(parents=True, exist_ok=True)
-    for name in PROJECT_FILES:
+    for name in files:
         src = ROOT / name
         if src.is_dir():
-            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-        else:
+            shutil.copytree(src, dest / name, ignore=IGNORE)
+        elif src.is_file():
             shutil.copy2(src, dest / name)
-    (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    (dest / ".gitignore").write_text("/data/\n__pycache__/\n")
+    if params is not None:
+        (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    return dest
+
+
+def write_raw(raw: Path, images: np.ndarray, labels: np.ndarray, classes: list[str],
+              test: tuple[np.ndarray, np.ndarray] | None = None) -> Path:
+    """A download-stage folder: train (and test, by default the same) images and labels, ids, class names."""
+    raw.mkdir(parents=True)
+    test_images, test_labels = test if test is not None else (images, labels)
+    for name, array in [("train_images", images), ("train_labels", labels), ("test_images", test_images),
+                        ("test_labels", test_labels)]:
+        np.save(raw / f"{name}.npy", array)
+    (raw / "train_ids.txt").write_text("".join(f"{i}\n" for i in range(len(labels))))
+    (raw / "classes.json").write_text(json.dumps(classes))
+    return raw
+
+
+def dvc_plot_settings() -> dict[str, str]:
+    """The `plots.*` settings of the project's .dvc/config (e.g. html_template), as `dvc config` keys."""
+    config = configparser.ConfigParser(strict=False, interpolation=None)
+    config.read(ROOT / ".dvc" / "config")
+    return {f"plots.{key}": value for key, value in config["plots"].items()} if config.has_section("plots") else {}
+
+
+def make_project(dest: Path, params: dict) -> Path:
+    """Copy the project into `dest` as a fresh git + DVC repo whose params.yaml is `params`, committed.
+
+    Everything `dvc repro` needs comes along: dvc.yaml, the code, the DVC bridge (dvc_scalar_grid.py), the
+    ignore files, and the plot templates (.dvc/plots) with the plot settings of .dvc/config, if any.
+    """
+    checkout(dest, params, PROJECT_FILES)
     run(["git", "init", "-q", "-b", "main"], dest)
     run(["git", "config", "user.email", "test@example.com"], dest)
     run(["git", "config", "user.name", "test"], dest)
     run([str(BIN / "dvc"), "init", "-q"], dest)
     run([str(BIN / "dvc"), "config", "core.analytics", "false"], dest)
+    if (ROOT / ".dvc" / "plots").is_dir():
+        shutil.copytree(ROOT / ".dvc" / "plots", dest / ".dvc" / "plots", ignore=IGNORE)
+    for key, value in dvc_plot_settings().items():
+        run([str(BIN / "dvc"), "config", key, value], dest)
     run(["git", "add", "-A"], dest)
     run(["git", "commit", "-qm", "project"], dest)
+    return dest
+
+
+def copy_project(src: Path, dest: Path) -> Path:
+    """A copy of a git + DVC project (workspace, git history, DVC cache), to change without touching `src`."""
+    shutil.copytree(src, dest, symlinks=True, ignore=shutil.ignore_patterns("tmp"))  # .dvc/tmp: per-repo state
     return dest
 
 
@@ -65,8 +121,18 @@ def tiny_fashion_params(params: dict) -> dict:
     return params
 
 
-def dvc(project: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    return run([str(BIN / "dvc"), *args], project, check=check)
+def tiny_custom_params(params: dict, images: Path) -> dict:
+    """The `custom` image-folder dataset at `images` (see make_image_folder), 2 levels, 2 thresholds, 2 folds."""
+    params = copy.deepcopy(params)
+    params.update(datasets=["custom"], noise=[0.0, 0.2], thresholds=[0.0, 1.0])
+    params["cleanlab"]["folds"] = 2
+    params["custom"]["data"].update(path=str(images), image_size=12, test_share=0.25)
+    params["custom"]["train"].update(epochs=3, width=4, batch_size=8)
+    return params
+
+
+def dvc(project: Path, *args: str, check: bool = True, **env: str) -> subprocess.CompletedProcess:
+    return run([str(BIN / "dvc"), *args], project, check=check, **env)
 
 
 def stages_run(output: str) -> list[str]:

@@ -1,14 +1,11 @@
 """Bad settings stop a stage before any heavy work, with a message naming the key, value and what is allowed."""
 
-import subprocess
-import sys
-
 import pytest
 import yaml
 
 from labelsweep.config import ConfigError, load_params
 
-from .conftest import ROOT
+from .conftest import ROOT, checkout, run_stage
 
 
 def set_key(params: dict, dotted: str, value) -> None:
@@ -29,7 +26,9 @@ BAD = [  # (key, value, the key as the message names it)
     ("noise", [0.1, True], "noise[1]"),
     ("noise", [0.1, 0.1], "noise"),
     ("noise", [], "noise"),
-    ("noise", 0.3, "noise"),
+    ("noise", 1.0, "noise[0]"),  # a scalar is a one-level grid, checked like a list's values
+    ("noise", "0.3", "noise"),
+    ("thresholds", 1.5, "thresholds[0]"),
     ("thresholds", [0.5, 1.2], "thresholds[1]"),
     ("thresholds", [-0.1], "thresholds[0]"),
     ("thresholds", [0.5, 0.5], "thresholds"),
@@ -64,6 +63,7 @@ BAD = [  # (key, value, the key as the message names it)
 
 @pytest.mark.parametrize("key, value, named", BAD, ids=[f"{k}={v!r}" for k, v, _ in BAD])
 def test_bad_setting_is_named_with_what_is_allowed(tmp_path, params, key, value, named):
+    """Each bad value is refused with a message naming the key (with the index of a bad grid value)."""
     set_key(params, key, value)
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(params))
@@ -74,31 +74,49 @@ def test_bad_setting_is_named_with_what_is_allowed(tmp_path, params, key, value,
 
 
 def test_the_committed_params_are_valid():
+    """params.yaml as committed passes every check."""
     load_params(path=ROOT / "params.yaml")
 
 
-@pytest.mark.parametrize(
-    "script, args",
-    [
-        ("download.py", ["--dataset", "fashion_mnist", "--out", "out"]),
-        ("inject_noise.py", ["--noise-level", "0.2", "--raw", "raw", "--out", "out"]),
-        ("apply_prune_relabel.py", ["--prune-share", "0.5", "--noisy", "n", "--issues", "i", "--out", "out"]),
-    ],
-)
-def test_a_stage_with_a_bad_setting_exits_2_with_one_line_and_writes_nothing(tmp_path, params, script, args):
+@pytest.mark.parametrize("noise, thresholds", [(0.3, 1), (0, 0.5), ([0.3], [1.0])])
+def test_a_scalar_grid_is_a_one_level_grid(tmp_path, params, noise, thresholds):
+    """`noise: 0.3` (what `dvc exp run -S noise=0.3` writes) loads as the grid [0.3], like `noise: [0.3]`."""
+    params.update(noise=noise, thresholds=thresholds)
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(params))
+    loaded = load_params(path=path)
+    as_list = [noise] if not isinstance(noise, list) else noise
+    assert loaded["noise"] == as_list and isinstance(loaded["noise"], list)
+    assert loaded["thresholds"] == ([thresholds] if not isinstance(thresholds, list) else thresholds)
+
+
+STAGES = {  # every stage but plot, with all its required arguments
+    "download": ["--dataset", "fashion_mnist", "--out", "out", "--summary", "out.json"],
+    "inject_noise": ["--noise-level", "0.2", "--raw", "raw", "--out", "out"],
+    "crossval_probs": ["--dataset", "fashion_mnist", "--raw", "raw", "--noisy", "noisy", "--out", "out"],
+    "find_issues": ["--dataset", "fashion_mnist", "--noise-level", "0.2", "--raw", "raw", "--noisy", "noisy",
+                    "--pred-probs", "probs", "--out", "out", "--detection", "out.json"],
+    "apply_prune_relabel": ["--noisy", "noisy", "--issues", "issues", "--out", "out"],
+    "train_eval": ["--dataset", "fashion_mnist", "--noise-level", "0.2", "--raw", "raw", "--noisy", "noisy",
+                   "--cleaned", "cleaned", "--predictions", "out.npy", "--accuracy", "out.csv"],
+}
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_a_stage_with_a_bad_setting_exits_2_with_one_line_and_writes_nothing(tmp_path, params, stage):
+    """Every stage checks params.yaml first: a bad setting is one line on stderr, exit 2, and no output."""
     params["cleanlab"]["folds"] = 1
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    result = subprocess.run([sys.executable, str(ROOT / "stages" / script), *args], cwd=tmp_path,
-                            capture_output=True, text=True)
+    checkout(tmp_path, params)
+    result = run_stage(stage, tmp_path, *STAGES[stage])
     assert result.returncode == 2
     assert result.stderr.strip() == "error: params.yaml: cleanlab.folds = 1 is not allowed: an integer >= 2"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["params.yaml"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["labelsweep", "params.yaml", "stages"]
 
 
 @pytest.mark.parametrize("value", ["1.0", "-0.1", "nan"])
 def test_a_grid_value_outside_its_range_on_the_command_line_is_refused(tmp_path, params, value):
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    result = subprocess.run([sys.executable, str(ROOT / "stages" / "inject_noise.py"), "--noise-level", value,
-                             "--raw", "raw", "--out", "out"], cwd=tmp_path, capture_output=True, text=True)
+    """A noise level from the command line outside [0, 1) is refused in one line naming the option."""
+    checkout(tmp_path, params)
+    result = run_stage("inject_noise", tmp_path, "--noise-level", value, "--raw", "raw", "--out", "out")
     assert result.returncode == 2 and "--noise-level" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "out").exists()

@@ -1,4 +1,5 @@
-"""Loading data: checksums, clear errors for missing/corrupt/odd inputs, the Roman-numerals counts."""
+"""Loading data: checksums, clear errors for missing/corrupt/odd inputs, the Roman-numerals counts (before and
+after deduplication)."""
 
 import gzip
 import shutil
@@ -49,6 +50,7 @@ def test_the_real_files_load_and_match_the_official_counts():
     assert ds.train.images.shape == (60000, 1, 28, 28) and ds.test.images.shape == (10000, 1, 28, 28)
     assert np.bincount(ds.train.labels).tolist() == [6000] * 10
     assert len(ds.classes) == 10
+    assert ds.dedup is None  # the official split is kept as published
 
 
 def test_missing_data_fails_once_listing_all_three_ways(tmp_path, monkeypatch):
@@ -92,7 +94,7 @@ def image_data(path: Path, **over) -> dict:
 
 
 def test_image_folder_grey_resized_with_a_stratified_test_split(tmp_path):
-    ds = datasets.load_image_folder(image_data(make_image_folder(tmp_path / "imgs")), seed=0)
+    ds = datasets.load_image_folder("custom", image_data(make_image_folder(tmp_path / "imgs")), seed=0)
     assert ds.classes == ["a", "b", "c"]
     assert ds.train.images.shape == (18, 1, 8, 8) and ds.test.images.shape == (6, 1, 8, 8)
     assert np.bincount(ds.test.labels).tolist() == [2, 2, 2]
@@ -100,7 +102,7 @@ def test_image_folder_grey_resized_with_a_stratified_test_split(tmp_path):
 
 
 def test_image_folder_keeps_rgb(tmp_path):
-    ds = datasets.load_image_folder(image_data(make_image_folder(tmp_path / "imgs", mode="RGB")), seed=0)
+    ds = datasets.load_image_folder("custom", image_data(make_image_folder(tmp_path / "imgs", mode="RGB")), seed=0)
     assert ds.train.images.shape[1] == 3
 
 
@@ -108,19 +110,19 @@ def test_an_unreadable_image_is_named(tmp_path):
     root = make_image_folder(tmp_path / "imgs")
     (root / "b" / "3.png").write_bytes(b"not a png")
     with pytest.raises(DataError, match=r"cannot read image .*b/3.png"):
-        datasets.load_image_folder(image_data(root), seed=0)
+        datasets.load_image_folder("custom", image_data(root), seed=0)
 
 
 def test_an_empty_class_folder_is_named(tmp_path):
     root = make_image_folder(tmp_path / "imgs")
     (root / "d").mkdir()
     with pytest.raises(DataError, match=r"class folder .*imgs/d holds no readable image"):
-        datasets.load_image_folder(image_data(root), seed=0)
+        datasets.load_image_folder("custom", image_data(root), seed=0)
 
 
-def test_a_missing_folder_is_named(tmp_path):
-    with pytest.raises(DataError, match="nowhere"):
-        datasets.load_image_folder(image_data(tmp_path / "nowhere"), seed=0)
+def test_a_missing_folder_is_named_with_its_dataset_setting(tmp_path):
+    with pytest.raises(DataError, match=r"^roman\.data\.path = '.*/nowhere' is not a folder"):
+        datasets.load("roman", image_data(tmp_path / "nowhere"), seed=0)
 
 
 @pytest.mark.skipif(not ROMAN.is_dir(), reason=f"the Roman-numerals images are not at {ROMAN}")
@@ -129,8 +131,12 @@ def test_roman_numerals_have_10_classes_and_the_published_counts():
 
     counts = {split: len(ImageFolder(ROMAN / split).samples) for split in ("train", "val", "test-hidden")}
     assert counts == {"train": 2067, "val": 813, "test-hidden": 2420}
-    ds = datasets.load_image_folder(image_data(ROMAN, train_dirs=["train", "val"], test_dir="test-hidden",
+    ds = datasets.load_image_folder("custom", image_data(ROMAN, train_dirs=["train", "val"], test_dir="test-hidden",
                                                image_size=32), seed=0)
     assert ds.classes == ["i", "ii", "iii", "iv", "ix", "v", "vi", "vii", "viii", "x"]
-    assert ds.train.images.shape == (2880, 1, 32, 32) and ds.test.images.shape == (2420, 1, 32, 32)
+    # 49 exact copies within train/ + val/, and 199 test-hidden/ images that are training images (issue 9).
+    assert ds.dedup == {"train_loaded": 2880, "train_duplicates_removed": 49, "train_label_conflicts": 0,
+                        "train_conflict_images_dropped": 0, "test_loaded": 2420, "test_overlap_removed": 199,
+                        "test_internal_duplicates": 0, "train_kept": 2831, "test_kept": 2221}
+    assert ds.train.images.shape == (2831, 1, 32, 32) and ds.test.images.shape == (2221, 1, 32, 32)
     assert ds.train.ids[0].startswith("train/i/")

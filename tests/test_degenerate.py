@@ -1,87 +1,112 @@
-"""Degenerate cells: each gives finite metrics or stops with a clear message, never a traceback."""
+"""Degenerate cells: each gives exact, finite results or stops with a clear message, never a traceback.
+
+The stages run as DVC runs them (`python -m stages.<name>` in a checkout of the code) on a raw folder of 60 tiny
+images in 3 classes (class k is bright in row k), the same 60 images serving as the test set.
+"""
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
-import yaml
 
-from .conftest import ROOT
+from .conftest import checkout, run_stage, write_raw
 
-
-def stage(script: str, cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / "stages" / script), *args], cwd=cwd, capture_output=True,
-                          text=True)
+LABELS = np.arange(60) % 3
 
 
 @pytest.fixture
 def workdir(tmp_path, params):
-    """A raw folder of 60 tiny images in 3 classes (class k is bright in row k), with the params."""
-    params["cleanlab"]["relabel_with"] = "crossval"
-    params["fashion_mnist"]["train"].update(epochs=3, batch_size=16)
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    """A checkout with params (2 thresholds, 2 folds, cross-validated relabelling) and the raw folder."""
+    params.update(datasets=["fashion_mnist"], thresholds=[0.0, 1.0])
+    params["cleanlab"].update(relabel_with="crossval", folds=2)
+    params["fashion_mnist"]["train"].update(model="mlp", width=2, epochs=30, batch_size=16, lr=0.01, device="cpu")
+    checkout(tmp_path, params)
     rng = np.random.default_rng(0)
-    labels = np.arange(60) % 3
     images = rng.integers(0, 50, size=(60, 1, 4, 4), dtype=np.uint8)
-    images[np.arange(60), 0, labels, :] = 255
-    raw = tmp_path / "raw"
-    raw.mkdir()
-    for split in ("train", "test"):
-        np.save(raw / f"{split}_images.npy", images)
-        np.save(raw / f"{split}_labels.npy", labels)
-    (raw / "train_ids.txt").write_text("\n".join(map(str, range(60))) + "\n")
-    (raw / "classes.json").write_text(json.dumps(["r0", "r1", "r2"]))
+    images[np.arange(60), 0, LABELS, :] = 255
+    write_raw(tmp_path / "raw", images, LABELS, ["r0", "r1", "r2"])
     return tmp_path
 
 
+def save_folder(folder, **arrays) -> None:
+    folder.mkdir()
+    for name, array in arrays.items():
+        np.save(folder / f"{name}.npy", array)
+
+
 def test_a_level_where_cleanlab_flags_nothing(workdir):
-    r = stage("inject_noise.py", workdir, "--noise-level", "0.0", "--raw", "raw", "--out", "noisy")
+    """At noise 0 with confident, correct probabilities nothing is flagged: the detection record has exact counts
+    and None (JSON null, not NaN) for every undefined score, every suggestion is the given label, and each
+    threshold's cleaned labels are the given labels unchanged."""
+    r = run_stage("inject_noise", workdir, "--noise-level", "0.0", "--raw", "raw", "--out", "noisy")
     assert r.returncode == 0, r.stderr
-    labels = np.load(workdir / "raw" / "train_labels.npy")
-    np.save(workdir / "probs.npy", np.eye(3, dtype=np.float32)[labels] * 0.98 + 0.02 / 3)  # sure and right
-    r = stage("find_issues.py", workdir, "--dataset", "fashion_mnist", "--noise-level", "0.0", "--raw", "raw",
-              "--noisy", "noisy", "--pred-probs", "probs.npy", "--out", "issues", "--metrics", "det.json")
+    save_folder(workdir / "probs", pred_probs=(np.eye(3)[LABELS] * 0.98 + 0.02 / 3).astype(np.float32),
+                fold=LABELS % 2)
+    r = run_stage("find_issues", workdir, "--dataset", "fashion_mnist", "--noise-level", "0.0", "--raw", "raw",
+                  "--noisy", "noisy", "--pred-probs", "probs", "--out", "issues", "--detection", "det.json")
     assert r.returncode == 0, r.stderr
-    metrics = json.loads((workdir / "det.json").read_text())
-    assert metrics["flagged"] == 0 and metrics["injected"] == 0
-    assert all(v is None or np.isfinite(v) for v in metrics.values() if not isinstance(v, str))
-    for share in ("0.0", "1.0"):
-        r = stage("apply_prune_relabel.py", workdir, "--prune-share", share, "--noisy", "noisy",
-                  "--issues", "issues", "--out", f"labels_{share}.npy")
-        assert r.returncode == 0, r.stderr
-        assert np.array_equal(np.load(workdir / f"labels_{share}.npy"), labels)
+    text = (workdir / "det.json").read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    metrics = json.loads(text)
+    assert {key: metrics[key] for key in ("noise_level", "flagged", "injected", "flagged_minus_injected",
+                                          "true_positives", "precision", "recall", "f1", "auroc")} == {
+        "noise_level": 0.0, "flagged": 0, "injected": 0, "flagged_minus_injected": 0, "true_positives": 0,
+        "precision": None, "recall": None, "f1": None, "auroc": None}
+    flagged, suggested = (np.load(workdir / f"issues/{name}.npy") for name in ("flagged", "suggested"))
+    assert not flagged.any() and np.array_equal(suggested, LABELS)
+    table = pd.read_csv(workdir / "issues/label_issues.csv")
+    assert (table.flagged == 0).all() and np.array_equal(table.suggested_label, LABELS)
+
+    r = run_stage("apply_prune_relabel", workdir, "--noisy", "noisy", "--issues", "issues", "--out", "cleaned")
+    assert r.returncode == 0, r.stderr
+    assert np.load(workdir / "cleaned/prune_shares.npy").tolist() == [0.0, 1.0]
+    assert np.load(workdir / "cleaned/labels.npy").tolist() == [LABELS.tolist()] * 2
+
+
+def train_eval(workdir, cleaned: np.ndarray, shares: list[float]):
+    save_folder(workdir / "noisy", labels=LABELS, flipped=np.zeros(60, dtype=bool))
+    save_folder(workdir / "cleaned", labels=cleaned, prune_shares=np.array(shares))
+    return run_stage("train_eval", workdir, "--dataset", "fashion_mnist", "--noise-level", "0.2", "--raw", "raw",
+                     "--noisy", "noisy", "--cleaned", "cleaned", "--predictions", "pred.npy", "--accuracy", "acc.csv")
 
 
 def test_a_cell_that_prunes_every_sample_of_a_class_still_trains_and_tests(workdir):
-    labels = np.load(workdir / "raw" / "train_labels.npy")
-    labels[labels == 2] = -1
-    np.save(workdir / "labels.npy", labels)
-    r = stage("train_eval.py", workdir, "--dataset", "fashion_mnist", "--noise-level", "0.2", "--prune-share", "1.0",
-              "--raw", "raw", "--labels", "labels.npy", "--metrics", "acc.json")
+    """A cell without any label of class 2 trains on the 40 others and never predicts class 2, so it scores at
+    most 2/3, while the baseline trained in the same run learns all three rows; the table's accuracies and counts
+    are those of the saved predictions and labels."""
+    pruned = np.where(LABELS == 2, -1, LABELS)
+    r = train_eval(workdir, pruned[None, :], [1.0])
     assert r.returncode == 0, r.stderr
-    metrics = json.loads((workdir / "acc.json").read_text())
-    assert 0 <= metrics["test_accuracy"] <= round(2 / 3, 6)  # class 2 can never be predicted right
-    assert metrics["pruned"] == 20
+    predicted = np.load(workdir / "pred.npy")
+    assert predicted.shape == (2, 60)
+    assert 2 not in predicted[1]
+    table = pd.read_csv(workdir / "acc.csv")
+    assert table.strategy.tolist() == ["baseline", "prune_relabel"]
+    assert table.test_accuracy.tolist() == (predicted == LABELS).mean(axis=1).round(6).tolist()
+    assert table.test_accuracy[0] == 1.0 and table.test_accuracy[1] <= round(2 / 3, 6)
+    assert (table.train_samples.tolist(), table.pruned.tolist(), table.changed_labels.tolist()) == (
+        [60, 40], [0, 20], [0, 0])
 
 
 def test_a_cell_with_every_sample_pruned_stops_with_a_message(workdir):
-    np.save(workdir / "labels.npy", np.full(60, -1))
-    r = stage("train_eval.py", workdir, "--dataset", "fashion_mnist", "--noise-level", "0.2", "--prune-share", "1.0",
-              "--raw", "raw", "--labels", "labels.npy", "--metrics", "acc.json")
-    assert r.returncode == 2 and "every training sample is pruned" in r.stderr and "Traceback" not in r.stderr
-    assert not (workdir / "acc.json").exists()
+    """A threshold cell with nothing left to train on stops the stage (exit 2, one line) before writing anything."""
+    r = train_eval(workdir, np.full((2, 60), -1), [0.0, 1.0])
+    assert r.returncode == 2 and "a threshold cell prunes every training sample" in r.stderr
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert not (workdir / "pred.npy").exists() and not (workdir / "acc.csv").exists()
 
 
 def test_more_folds_than_the_smallest_class_has_samples_is_refused(workdir, params):
-    labels = np.load(workdir / "raw" / "train_labels.npy")
+    """5 folds with a class of 1 sample: refused in one line naming the setting and the class size."""
+    params_file = workdir / "params.yaml"
+    params_file.write_text(params_file.read_text().replace("folds: 2", "folds: 5"))
+    labels = LABELS.copy()
     labels[labels == 2] = 0
     labels[0] = 2  # class 2 now has one sample
-    (workdir / "noisy").mkdir()
-    np.save(workdir / "noisy" / "labels.npy", labels)
-    r = stage("crossval_probs.py", workdir, "--dataset", "fashion_mnist", "--raw", "raw", "--noisy", "noisy",
-              "--out", "probs.npy")
+    save_folder(workdir / "noisy", labels=labels, flipped=labels != LABELS)
+    r = run_stage("crossval_probs", workdir, "--dataset", "fashion_mnist", "--raw", "raw", "--noisy", "noisy",
+                  "--out", "probs")
     assert r.returncode == 2 and "cleanlab.folds = 5" in r.stderr and "only 1" in r.stderr
-    assert not (workdir / "probs.npy").exists()
+    assert "Traceback" not in r.stderr
+    assert not (workdir / "probs").exists()
