@@ -333,11 +333,10 @@ BEGIN, END = "<!-- bench/run.py report: begin -->", "<!-- bench/run.py report: e
 
 def write_between_markers(path: Path, text: str) -> None:
     """Replace what lies between the report markers in `path` with `text`."""
-    document = path.read_text()
-    if BEGIN not in document or END not in document:
-        raise SystemExit(f"{path}: add the lines {BEGIN} and {END} where the report goes")
-    head, rest = document.split(BEGIN, 1)
-    path.write_text(f"{head}{BEGIN}\n{text}{END}{rest.split(END, 1)[1]}")
+    sys.path.insert(0, str(ROOT))
+    from labelsweep.report import replace_between_markers
+
+    path.write_text(replace_between_markers(path.read_text(), text, BEGIN, END))
 
 
 if __name__ == "__main__":

@@ -54,8 +54,37 @@ def level_table(name: str, levels: list[float], metrics: Path) -> list[str]:
         lines.append(
             f"| {100 * level:.0f} % | {row.baseline:.3f} | {_fmt(row.get(1.0))} | {_fmt(row.get(0.5))} "
             f"| {_fmt(row.get(0.0))} | {row[best]:.3f} (t={best:g}) | {d.injected:,} | {d.flagged:,} "
-            f"| {d.flagged_minus_injected:+,} | {_fmt(d.precision)} | {_fmt(d.recall)} | {_fmt(d.suggested_right)} "
+            f"| {int(d.flagged_minus_injected):+,} | {_fmt(d.precision)} | {_fmt(d.recall)} "
+            f"| {_fmt(d.suggested_right)} "
             f"| {_fmt(d.wrong_given)} | {_fmt(d.wrong_after_relabel_all)} | {_fmt(d.wrong_after_prune_all)} |")
+    return lines
+
+
+def findings(name: str, levels: list[float], metrics: Path) -> list[str]:
+    """The numbers the README's reading rests on, as sentences (so that no number in it is typed by hand)."""
+    table = summary.by_share(summary.read_accuracy(metrics / name, levels))
+    detection = summary.read_detection(metrics / name, levels)
+    lines = [f"- Baseline: {table.baseline.iloc[0]:.3f} at {100 * table.index[0]:.0f} % noise, "
+             f"{table.baseline.iloc[-1]:.3f} at {100 * table.index[-1]:.0f} %."]
+    if 1.0 in table:
+        gain = table[1.0] - table.baseline
+        lines.append(f"- 100 % prune minus baseline: {gain.mean():+.3f} on average, from {gain.min():+.3f} to "
+                     f"{gain.max():+.3f}; above the baseline at {int((gain > 0).sum())} of {len(gain)} levels.")
+    if 1.0 in table and 0.0 in table:
+        edge = table[1.0] - table[0.0]
+        lines.append(f"- 100 % prune minus 100 % relabel: {edge.mean():+.3f} on average, from {edge.min():+.3f} "
+                     f"to {edge.max():+.3f}; prune ahead at {int((edge > 0).sum())} of {len(edge)} levels.")
+    shares = table.drop(columns="baseline")
+    if len(shares.columns) > 2:
+        spread = shares.max(axis=1) - shares.min(axis=1)
+        lines.append(f"- Spread between the prune shares of a level (best − worst): {spread.min():.3f} to "
+                     f"{spread.max():.3f}.")
+    noisy = detection[detection.injected > 0]
+    if len(noisy):
+        lines.append(f"- Detection where noise was injected: precision {noisy.precision.min():.2f}–"
+                     f"{noisy.precision.max():.2f}, recall {noisy.recall.min():.2f}–{noisy.recall.max():.2f}; "
+                     f"suggested label right for {noisy.suggested_right.min():.2f}–{noisy.suggested_right.max():.2f} "
+                     "of the flagged samples.")
     return lines
 
 
@@ -68,22 +97,52 @@ def headline_table(names: list[str], metrics: Path) -> list[str]:
     return lines
 
 
+# The original study's single runs (Fashion-MNIST), read off its plots: noise level -> accuracy.
+ORIGINAL_STUDY = {"baseline": {0.0: 0.886, 0.3: 0.781, 0.45: 0.659},
+                  "cleanlab, 100 % prune": {0.0: 0.887, 0.3: 0.862, 0.45: 0.836}}
+
+
+def study_table(levels: list[float], metrics: Path) -> list[str]:
+    """Fashion-MNIST next to the original study at the levels both have."""
+    common = [level for level in ORIGINAL_STUDY["baseline"] if level in levels]
+    if not common:
+        return []
+    table = summary.by_share(summary.read_accuracy(metrics / "fashion_mnist", common))
+    ours = {"baseline": table.baseline, "cleanlab, 100 % prune": table.get(1.0)}
+    detection = summary.read_detection(metrics / "fashion_mnist", levels)
+    excess = detection.flagged_minus_injected
+    arrow = " → "
+    lines = ["| Fashion-MNIST | original study | here |", "|---|---|---|"]
+    for name, theirs in ORIGINAL_STUDY.items():
+        if ours[name] is None:
+            continue
+        lines.append(f"| {name}, {arrow.join(f'{100 * p:.0f}' for p in common)} % noise "
+                     f"| {arrow.join(f'{theirs[p]:.3f}' for p in common)} "
+                     f"| {arrow.join(f'{ours[name][p]:.3f}' for p in common)} |")
+    lines.append(f"| flagged − injected | about +4.5k | {excess.min():+,} to {excess.max():+,} |")
+    return lines
+
+
 def render(params: dict, metrics: Path = Path("metrics")) -> str:
     names, levels = params["datasets"], sorted(params["noise"])
     lines = ["Headline metrics (`metrics/<dataset>.json`, what `dvc exp show` and `dvc metrics diff` compare):", "",
              *headline_table(names, metrics)]
+    if "fashion_mnist" in names:
+        lines += ["", "Next to the original study (its single runs, read off its plots):", "",
+                  *study_table(levels, metrics)]
     for name in names:
         data = json.loads((metrics / name / "data.json").read_text())
         lines += ["", f"#### {TITLES.get(name, name)}", "", data_line(name, data), "",
-                  *level_table(name, levels, metrics)]
+                  *level_table(name, levels, metrics), "", *findings(name, levels, metrics)]
     return "\n".join(lines) + "\n"
 
 
-def replace_between_markers(document: str, text: str) -> str:
-    if BEGIN not in document or END not in document:
-        raise ConfigError(f"the document has no {BEGIN} ... {END} markers")
-    head, rest = document.split(BEGIN, 1)
-    return f"{head}{BEGIN}\n{text}{END}{rest.split(END, 1)[1]}"
+def replace_between_markers(document: str, text: str, begin: str = BEGIN, end: str = END) -> str:
+    """`document` with the lines between its `begin` and `end` markers replaced by `text`."""
+    if begin not in document or end not in document:
+        raise ConfigError(f"the document has no {begin} ... {end} markers")
+    head, rest = document.split(begin, 1)
+    return f"{head}{begin}\n{text}{end}{rest.split(end, 1)[1]}"
 
 
 def main() -> None:

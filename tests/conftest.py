@@ -122,12 +122,12 @@ def tiny_fashion_params(params: dict) -> dict:
 
 
 def tiny_custom_params(params: dict, images: Path) -> dict:
-    """The `custom` image-folder dataset at `images` (see make_image_folder), 2 levels, 2 thresholds, 2 folds."""
+    """The `custom` image-folder dataset at `images`, 2 noise levels, 2 thresholds, 2 folds, a small CNN."""
     params = copy.deepcopy(params)
     params.update(datasets=["custom"], noise=[0.0, 0.2], thresholds=[0.0, 1.0])
     params["cleanlab"]["folds"] = 2
     params["custom"]["data"].update(path=str(images), image_size=12, test_share=0.25)
-    params["custom"]["train"].update(epochs=3, width=4, batch_size=8)
+    params["custom"]["train"].update(epochs=5, width=4, batch_size=8)
     return params
 
 

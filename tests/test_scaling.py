@@ -1,0 +1,211 @@
+"""Past one machine (issue 11), with DVC's own mechanisms only: a sweep shared through a DVC remote, a sweep
+split over machines and collected from the run-cache, and queued experiments whose workers take a thread cap
+from the environment of `dvc queue start`. docs/scaling.md shows the same commands and their output.
+
+DVC 3 leaves a stage out of its run-cache when one of its `outs:` has `cache: false` (`Stage.run`, dvc/stage/
+__init__.py; `metrics:` and `plots:` entries are exempt, but `dvc push` never uploads an uncached file, so another
+machine could not restore it either). The sweep can be collected without fitting a model again only once the
+per-stage metric files of download, find_issues and train_eval are DVC-cached: :func:`apply_proposed_change`
+makes that change in the temporary projects here until dvc.yaml has it (then it changes nothing).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from .conftest import ROOT, dvc, make_project, run, stages_run, tiny_fashion_params
+from .test_datasets import DEBIAN
+
+LEVELS = (0.0, 0.2)  # tiny_fashion_params' noise levels: one slice (one "machine") each
+LEVEL_STAGES = ("inject_noise", "crossval_probs", "find_issues", "apply_prune_relabel", "train_eval")
+FITS_MODELS = {"crossval_probs", "find_issues", "train_eval"}
+# Paths DVC caches after the change: listed in the root .gitignore, so that DVC writes no .gitignore of its own
+# into metrics/<dataset>/, a folder the plot stage depends on (its hash would then count DVC's bookkeeping).
+PROPOSED_GITIGNORE = ["/metrics/*/data.json", "/metrics/*/accuracy/", "/metrics/*/detection/"]
+
+
+def uncached_outs(pipeline: dict) -> list[tuple[str, str]]:
+    """(stage, path) of every `outs:` entry with `cache: false`: such a stage never enters the run-cache."""
+    found = []
+    for name, stage in pipeline["stages"].items():
+        for out in stage.get("outs", []):
+            if isinstance(out, dict):
+                ((path, options),) = out.items()
+                if (options or {}).get("cache") is False:
+                    found.append((name, path))
+    return found
+
+
+def apply_proposed_change(project: Path) -> None:
+    """The change docs/scaling.md proposes, in a temporary project: every `cache: false` out but the plot stage's
+    becomes an ordinary DVC-cached output (pushed with the data, restorable from the run-cache), git-ignored."""
+    text = (project / "dvc.yaml").read_text()
+    for stage, path in uncached_outs(yaml.safe_load(text)):
+        if stage != "plot":
+            old = f"      - {path}:\n          cache: false\n"
+            assert text.count(old) == 1, f"dvc.yaml: {stage}'s {path} is not written as expected"
+            text = text.replace(old, f"      - {path}\n")
+    (project / "dvc.yaml").write_text(text)
+    assert {stage for stage, _ in uncached_outs(yaml.safe_load(text))} <= {"plot"}
+    gitignore = (project / ".gitignore").read_text().splitlines()
+    (project / ".gitignore").write_text("\n".join(gitignore + [p for p in PROPOSED_GITIGNORE if p not in gitignore])
+                                        + "\n")
+
+
+def new_project(dest: Path, remote: Path) -> Path:
+    """The tiny Fashion-MNIST project (with the proposed change) and `remote`, a local folder, as its default
+    DVC remote: `dvc remote add -d`, committed in .dvc/config like any teammate's setting."""
+    project = make_project(dest, tiny_fashion_params(yaml.safe_load((ROOT / "params.yaml").read_text())))
+    apply_proposed_change(project)
+    dvc(project, "remote", "add", "-d", "shared", str(remote))
+    commit(project, "proposed change; shared remote")
+    return project
+
+
+def commit(project: Path, message: str) -> None:
+    run(["git", "add", "-A"], project)
+    run(["git", "commit", "-qm", message], project)
+
+
+def clone(origin: Path, dest: Path) -> Path:
+    """What a teammate or a CI runner starts from: the git history alone (no data/, no .dvc/cache)."""
+    run(["git", "clone", "-q", str(origin), str(dest)], origin.parent)
+    return dest
+
+
+def output_hashes(project: Path) -> dict[str, str]:
+    return {str(p.relative_to(project)): hashlib.md5(p.read_bytes()).hexdigest()
+            for top in ("data", "metrics", "plots") for p in sorted((project / top).rglob("*")) if p.is_file()}
+
+
+def timings(path: Path) -> list[dict]:
+    """The LABELSWEEP_TIMINGS records: one per stage process that ran (none if no stage ran)."""
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def level_stages(level: float) -> set[str]:
+    return {f"{stage}@fashion_mnist-{level}" for stage in LEVEL_STAGES}
+
+
+def all_stages() -> set[str]:
+    return {"download@fashion_mnist", "plot@fashion_mnist"}.union(*(level_stages(level) for level in LEVELS))
+
+
+@pytest.fixture(scope="module")
+def single(tmp_path_factory) -> dict:
+    """The whole tiny sweep on one machine, its results committed: the reference, and the origin teammates clone."""
+    if not DEBIAN.is_dir():
+        pytest.skip(f"Fashion-MNIST files not in {DEBIAN}")
+    tmp = tmp_path_factory.mktemp("single")
+    project = new_project(tmp / "project", tmp / "remote")
+    assert set(stages_run(dvc(project, "repro").stdout)) == all_stages()
+    commit(project, "results")
+    return {"project": project, "remote": tmp / "remote", "hashes": output_hashes(project),
+            "lock": yaml.safe_load((project / "dvc.lock").read_text())}
+
+
+@pytest.mark.xfail(strict=True, reason="issue 11: dvc.yaml still has `cache: false` outs outside the plot stage, "
+                   "so find_issues and train_eval never enter DVC's run-cache (docs/scaling.md); remove this "
+                   "marker once the proposed change is in")
+def test_no_stage_but_plot_is_kept_out_of_the_run_cache():
+    assert {stage for stage, _ in uncached_outs(yaml.safe_load((ROOT / "dvc.yaml").read_text()))} <= {"plot"}
+
+
+@pytest.mark.slow
+def test_a_fresh_clone_pulls_the_results_from_the_remote_and_has_nothing_to_rerun(single, tmp_path):
+    origin, remote = single["project"], single["remote"]
+    assert "files pushed" in dvc(origin, "push").stdout
+
+    teammate = clone(origin, tmp_path / "teammate")
+    # Without the remote's data a clone would rerun every stage: all of them are out of date.
+    assert set(json.loads(dvc(teammate, "status", "--json").stdout)) == all_stages()
+    dvc(teammate, "pull")
+    assert json.loads(dvc(teammate, "status", "--json").stdout) == {}
+    record = tmp_path / "timings.jsonl"
+    assert stages_run(dvc(teammate, "repro", LABELSWEEP_TIMINGS=str(record)).stdout) == []
+    assert timings(record) == []  # no stage process started
+    assert output_hashes(teammate) == single["hashes"]
+
+    # `cache: false` outputs (the plot stage's figures and tables) travel in git, never to the remote.
+    pushed = {p.parent.name + p.name for p in (remote / "files" / "md5").rglob("*") if p.is_file()}
+    lock = single["lock"]["stages"]["plot@fashion_mnist"]["outs"]
+    assert lock and all(out["md5"] not in pushed for out in lock)
+    tracked = run(["git", "ls-files", "plots"], teammate).stdout.split()
+    assert {out["path"] for out in lock} <= set(tracked)
+
+
+@pytest.mark.slow
+def test_a_sweep_split_over_two_machines_is_collected_from_the_run_cache_without_fitting_a_model(single, tmp_path):
+    origin = new_project(tmp_path / "origin", tmp_path / "remote")  # an empty remote of its own
+    for level in LEVELS:  # each worker machine: its own clone, one noise level, its runs pushed
+        worker = clone(origin, tmp_path / f"worker-{level}")
+        ran = stages_run(dvc(worker, "repro", "--glob", f"train_eval@*-{level}").stdout)
+        assert set(ran) == level_stages(level) | {"download@fashion_mnist"}
+        dvc(worker, "push", "--run-cache")
+
+    collector = clone(origin, tmp_path / "collector")
+    record = tmp_path / "collector.jsonl"
+    out = dvc(collector, "repro", "--pull", LABELSWEEP_TIMINGS=str(record)).stdout
+    assert stages_run(out) == ["plot@fashion_mnist"]  # the only stage with `cache: false` outputs
+    restored = {line.split("'")[1] for line in out.splitlines() if line.endswith("is cached - skipping run, "
+                                                                            "checking out outputs")}
+    assert restored == all_stages() - {"plot@fashion_mnist"}
+    records = timings(record)
+    assert [r["stage"] for r in records] == ["plot"] and all(r["fit_s"] == 0 for r in records)
+
+    # One dvc.lock for the whole sweep, equal to the single machine's; so are the outputs; nothing left to run.
+    assert yaml.safe_load((collector / "dvc.lock").read_text()) == single["lock"]
+    assert output_hashes(collector) == single["hashes"]
+    assert json.loads(dvc(collector, "status", "--json").stdout) == {}
+    assert not list((collector / "metrics").rglob(".gitignore"))  # the plot stage's dep holds results only
+
+
+PROBE = """\
+import json, os, sys
+import torch
+line = {"x": sys.argv[1], "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"), "threads": torch.get_num_threads()}
+with open(os.environ["PROBE_LOG"], "a") as f:
+    f.write(json.dumps(line) + "\\n")
+open("threads.json", "w").write(json.dumps(line))
+"""
+
+
+@pytest.mark.slow
+def test_queue_workers_take_the_thread_cap_from_the_environment_of_queue_start(tmp_path):
+    """`OMP_NUM_THREADS=1 dvc queue start -j 2`: both workers' stages see the variable and torch uses one thread.
+
+    A worker inherits the environment of the `dvc queue start` that spawned it (dvc_task's ManagedProcess, no
+    env= of its own); one still alive from an earlier start keeps its own environment (docs/scaling.md).
+    """
+    project = tmp_path / "probe"
+    project.mkdir()
+    run(["git", "init", "-q", "-b", "main"], project)
+    run(["git", "config", "user.email", "test@example.com"], project)
+    run(["git", "config", "user.name", "test"], project)
+    dvc(project, "init", "-q")
+    (project / "probe.py").write_text(PROBE)
+    (project / "params.yaml").write_text("x: 0\n")
+    (project / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"probe": {
+        "cmd": "python probe.py ${x}", "deps": ["probe.py"], "params": ["x"], "outs": ["threads.json"]}}}))
+    commit(project, "probe")
+    for x in (1, 2):
+        dvc(project, "exp", "run", "--queue", "-S", f"x={x}")
+    log = tmp_path / "probe.jsonl"
+    assert "Started '2' new" in dvc(project, "queue", "start", "-j", "2", OMP_NUM_THREADS="1",
+                                    PROBE_LOG=str(log)).stdout
+    try:
+        deadline = time.monotonic() + 180
+        while re.search(r"\b(Queued|Running)\b", dvc(project, "queue", "status").stdout):
+            assert time.monotonic() < deadline, "the queued experiments did not finish in 3 minutes"
+            time.sleep(2)
+    finally:  # idle workers leave by themselves 10 s after the queue empties; don't leave them to it
+        dvc(project, "queue", "stop", check=False)
+    assert sorted(timings(log), key=lambda line: line["x"]) == [
+        {"x": str(x), "OMP_NUM_THREADS": "1", "threads": 1} for x in (1, 2)]
