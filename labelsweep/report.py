@@ -3,9 +3,10 @@
 Per dataset: what the data is (sizes, what deduplication removed), the headline metrics DVC shows,
 and per noise level the test accuracy of the baseline and of cleanlab at 100 % prune, 50/50 and
 100 % relabel, the best threshold, the detection figures, and how many labels are still wrong after
-pruning or relabelling every flagged sample. Everything comes from files the pipeline commits
-(metrics/), so a fresh clone reproduces the tables, and a test fails when README.md and the results
-drift apart. ``--write README.md`` replaces the text between the README's report markers.
+pruning or relabelling every flagged sample. Everything comes from files the plot stage commits
+(metrics/<dataset>.json, plots/<dataset>/levels.csv and data.json), so a fresh clone reproduces the
+tables, and a test fails when README.md and the results drift apart. ``--write README.md`` replaces
+the text between the README's report markers.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import json
 import sys
 from pathlib import Path
 
-from labelsweep import summary
+import pandas as pd
+
 from labelsweep.config import ConfigError, load_params
 
 BEGIN, END = "<!-- labelsweep.report: begin -->", "<!-- labelsweep.report: end -->"
@@ -24,6 +26,14 @@ TITLES = {"fashion_mnist": "Fashion-MNIST", "roman": "Roman numerals"}
 
 def _fmt(value: float | None, digits: int = 3) -> str:
     return "–" if value is None or value != value else f"{value:.{digits}f}"  # value != value: NaN
+
+
+def read_levels(plots: Path, name: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A dataset's levels.csv as (accuracy: baseline + one column per prune share, detection), by noise level."""
+    levels = pd.read_csv(plots / name / "levels.csv").set_index("noise_level")
+    shares = {column: float(column.removeprefix("prune_")) for column in levels if column.startswith("prune_")}
+    accuracy = levels[["baseline", *shares]].rename(columns=shares)
+    return accuracy, levels.drop(columns=["baseline", *shares])
 
 
 def data_line(name: str, data: dict) -> str:
@@ -38,10 +48,8 @@ def data_line(name: str, data: dict) -> str:
     return f"{TITLES.get(name, name)}: {line}."
 
 
-def level_table(name: str, levels: list[float], metrics: Path) -> list[str]:
-    results = metrics / name
-    table = summary.by_share(summary.read_accuracy(results, levels))
-    detection = summary.read_detection(results, levels).set_index("noise_level")
+def level_table(name: str, plots: Path) -> list[str]:
+    table, detection = read_levels(plots, name)
     shares = [c for c in table.columns if c != "baseline"]
     lines = ["| noise | baseline | 100 % prune | 50/50 | 100 % relabel | best share | injected | flagged "
              "| flagged − injected | precision | recall | suggested label right | wrong labels: given "
@@ -53,17 +61,16 @@ def level_table(name: str, levels: list[float], metrics: Path) -> list[str]:
         d = detection.loc[level]
         lines.append(
             f"| {100 * level:.0f} % | {row.baseline:.3f} | {_fmt(row.get(1.0))} | {_fmt(row.get(0.5))} "
-            f"| {_fmt(row.get(0.0))} | {row[best]:.3f} (t={best:g}) | {d.injected:,} | {d.flagged:,} "
+            f"| {_fmt(row.get(0.0))} | {row[best]:.3f} (t={best:g}) | {int(d.injected):,} | {int(d.flagged):,} "
             f"| {int(d.flagged_minus_injected):+,} | {_fmt(d.precision)} | {_fmt(d.recall)} "
             f"| {_fmt(d.suggested_right)} "
             f"| {_fmt(d.wrong_given)} | {_fmt(d.wrong_after_relabel_all)} | {_fmt(d.wrong_after_prune_all)} |")
     return lines
 
 
-def findings(name: str, levels: list[float], metrics: Path) -> list[str]:
+def findings(name: str, plots: Path) -> list[str]:
     """The numbers the README's reading rests on, as sentences (so that no number in it is typed by hand)."""
-    table = summary.by_share(summary.read_accuracy(metrics / name, levels))
-    detection = summary.read_detection(metrics / name, levels)
+    table, detection = read_levels(plots, name)
     lines = [f"- Baseline: {table.baseline.iloc[0]:.3f} at {100 * table.index[0]:.0f} % noise, "
              f"{table.baseline.iloc[-1]:.3f} at {100 * table.index[-1]:.0f} %."]
     if 1.0 in table:
@@ -102,14 +109,13 @@ ORIGINAL_STUDY = {"baseline": {0.0: 0.886, 0.3: 0.781, 0.45: 0.659},
                   "cleanlab, 100 % prune": {0.0: 0.887, 0.3: 0.862, 0.45: 0.836}}
 
 
-def study_table(levels: list[float], metrics: Path) -> list[str]:
+def study_table(plots: Path) -> list[str]:
     """Fashion-MNIST next to the original study at the levels both have."""
-    common = [level for level in ORIGINAL_STUDY["baseline"] if level in levels]
+    table, detection = read_levels(plots, "fashion_mnist")
+    common = [level for level in ORIGINAL_STUDY["baseline"] if level in table.index]
     if not common:
         return []
-    table = summary.by_share(summary.read_accuracy(metrics / "fashion_mnist", common))
     ours = {"baseline": table.baseline, "cleanlab, 100 % prune": table.get(1.0)}
-    detection = summary.read_detection(metrics / "fashion_mnist", levels)
     excess = detection.flagged_minus_injected
     arrow = " → "
     lines = ["| Fashion-MNIST | original study | here |", "|---|---|---|"]
@@ -123,17 +129,17 @@ def study_table(levels: list[float], metrics: Path) -> list[str]:
     return lines
 
 
-def render(params: dict, metrics: Path = Path("metrics")) -> str:
-    names, levels = params["datasets"], sorted(params["noise"])
+def render(params: dict, metrics: Path = Path("metrics"), plots: Path = Path("plots")) -> str:
+    names = params["datasets"]
     lines = ["Headline metrics (`metrics/<dataset>.json`, what `dvc exp show` and `dvc metrics diff` compare):", "",
              *headline_table(names, metrics)]
     if "fashion_mnist" in names:
         lines += ["", "Next to the original study (its single runs, read off its plots):", "",
-                  *study_table(levels, metrics)]
+                  *study_table(plots)]
     for name in names:
-        data = json.loads((metrics / name / "data.json").read_text())
+        data = json.loads((plots / name / "data.json").read_text())
         lines += ["", f"#### {TITLES.get(name, name)}", "", data_line(name, data), "",
-                  *level_table(name, levels, metrics), "", *findings(name, levels, metrics)]
+                  *level_table(name, plots), "", *findings(name, plots)]
     return "\n".join(lines) + "\n"
 
 

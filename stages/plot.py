@@ -9,11 +9,13 @@ For the noise levels and prune shares in params.yaml (any grid: one level, share
 4. detection_by_filter: precision, recall and F1 against the injected flips of every `filter_by` of
    cleanlab.filter.find_label_issues, per level (the configured one decides what is pruned/relabelled);
 5. gallery: the 24 flagged samples with the lowest label quality at the grid's lowest noise level.
-The CSVs are long tables (one row per point: the shape the templates in .dvc/plots draw); metrics/<dataset>.json
-is summary.headline, means over the grid's levels.
+The CSVs are long tables (one row per point: the shape the templates in .dvc/plots draw); levels.csv holds every
+level's accuracies and detection record in one row, and data.json the data's summary (both for
+labelsweep.report); metrics/<dataset>.json is summary.headline, means over the grid's levels.
 """
 
 import argparse
+import json
 from pathlib import Path
 
 import matplotlib
@@ -89,6 +91,13 @@ def flagged_vs_injected(detection: pd.DataFrame) -> pd.DataFrame:
     long = detection.melt(id_vars="noise_level", value_vars=list(counts), var_name="count", value_name="samples")
     return long.assign(noise_percent=percent(long.noise_level), count=long["count"].map(counts))[
         ["noise_percent", "count", "samples"]]
+
+
+def levels_table(table: pd.DataFrame, detection: pd.DataFrame) -> pd.DataFrame:
+    """Every level's results in one row: the accuracies (baseline, prune_<share>) and the detection record
+    without its per-filter_by part; the README's tables are made from it."""
+    accuracy = table.rename(columns={share: f"prune_{share}" for share in table.columns if share != "baseline"})
+    return accuracy.reset_index().merge(detection.drop(columns="by_filter"), on="noise_level")
 
 
 def detection_by_filter(detection: pd.DataFrame) -> pd.DataFrame:
@@ -197,8 +206,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--dataset", required=True)
     parser.add_argument("--raw", required=True, help="the download stage's folder")
+    parser.add_argument("--summary", required=True, help="the download stage's summary of the data (JSON)")
     parser.add_argument("--issues", required=True, help="folder of the find_issues outputs (one folder per level)")
-    parser.add_argument("--results", required=True, help="the dataset's metrics folder (accuracy/, detection/)")
+    parser.add_argument("--results", required=True, help="the dataset's folder with accuracy/ and detection/")
     parser.add_argument("--metrics", required=True, help="output JSON: the headline metrics")
     parser.add_argument("--out", required=True, help="output folder of the figures and their data")
     args = parser.parse_args()
@@ -213,13 +223,14 @@ def main() -> None:
         filters = detection_by_filter(detection)
         gallery = draw_gallery(name, levels[0], artifacts.issues_dir(args.issues, levels[0]), Path(args.raw))
         for stem, data in [("accuracy_vs_noise", lines), ("accuracy_by_share", cells), ("flagged_vs_injected", bars),
-                           ("detection_by_filter", filters)]:
+                           ("detection_by_filter", filters), ("levels", levels_table(table, detection))]:
             artifacts.save_csv(out / f"{stem}.csv", data)
         for stem, fig in [("accuracy_vs_noise", draw_accuracy(lines, name)), ("gain_heatmap", draw_gain(cells, name)),
                           ("flagged_vs_injected", draw_counts(bars, name)),
                           ("detection_by_filter", draw_by_filter(filters, name, params["cleanlab"]["filter_by"])),
                           ("gallery", gallery)]:
             write_figure(fig, out / f"{stem}.png")
+        artifacts.save_json(out / "data.json", json.loads(Path(args.summary).read_text()))
         artifacts.save_json(args.metrics, summary.headline(accuracy, detection))
 
 

@@ -33,7 +33,9 @@ def write_sweep(project: Path, dataset: str, levels: list[float], shares: list[f
     ids = [f"train/{CLASSES[c]}/{i:04d}abcdefgh.png" for i, c in enumerate(truth)]
     (raw / "train_ids.txt").write_text("".join(f"{i}\n" for i in ids))
     (raw / "classes.json").write_text(json.dumps(CLASSES))
-    results = project / "metrics" / dataset
+    results = project / "data" / dataset
+    artifacts.save_json(results / "summary.json", {"train_samples": samples, "test_samples": samples,
+                                                   "classes": CLASSES, "image_shape": [1, 12, 12], "dedup": None})
     for level in levels:
         flipped = rng.permutation(samples) < round(level * samples)
         given = np.where(flipped, (truth + 1) % len(CLASSES), truth)

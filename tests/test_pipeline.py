@@ -169,7 +169,7 @@ def check_outputs(project: Path, dataset: str, params: dict, sizes: dict) -> Non
         assert np.array_equal(table.flagged, flagged.astype(int))
         assert np.array_equal(table.suggested_label, suggested)
         np.testing.assert_allclose(table.label_quality, quality, atol=1e-6)
-        detection = json.loads((project / f"metrics/{dataset}/detection/noise_{level}.json").read_text())
+        detection = json.loads((project / f"data/{dataset}/detection/noise_{level}.json").read_text())
         assert detection["flagged"] == table.flagged.sum() == flagged.sum()
         expected = {"noise_level": level, **detection_metrics(flagged, flipped, quality),
                     **label_errors(truth, given, flagged, suggested)}
@@ -185,7 +185,7 @@ def check_outputs(project: Path, dataset: str, params: dict, sizes: dict) -> Non
         assert predicted.dtype == np.int16 and predicted.shape == (1 + len(shares), len(test_labels))
         if level > 0:  # the models differ, so the table's rows below can only match in the right order
             assert len({row.tobytes() for row in predicted}) > 1
-        accuracy = pd.read_csv(project / f"metrics/{dataset}/accuracy/noise_{level}.csv")
+        accuracy = pd.read_csv(project / f"data/{dataset}/accuracy/noise_{level}.csv")
         labels = np.vstack([given, cleaned])
         rows = pd.DataFrame({
             "noise_level": level,
@@ -198,7 +198,7 @@ def check_outputs(project: Path, dataset: str, params: dict, sizes: dict) -> Non
         })
         pd.testing.assert_frame_equal(accuracy, rows, check_dtype=False, atol=1e-6)
 
-    results = project / "metrics" / dataset
+    results = project / "data" / dataset
     headline = summary.headline(summary.read_accuracy(results, params["noise"]),
                                 summary.read_detection(results, params["noise"]))
     assert json.loads((project / f"metrics/{dataset}.json").read_text()) == pytest.approx(headline)
@@ -214,10 +214,10 @@ def test_an_image_folder_dataset_end_to_end(custom, images):
     assert json.loads((raw / "classes.json").read_text()) == sorted(CLASSES)
     ids = (raw / "train_ids.txt").read_text().splitlines()
     assert all((images / i).is_file() and i.split("/")[0] in CLASSES for i in ids)  # relative to the folder
-    data = json.loads((custom.project / "metrics/custom/data.json").read_text())
+    data = json.loads((custom.project / "data/custom/summary.json").read_text())
     assert (data["train_samples"], data["test_samples"], data["image_shape"]) == (36, 12, [1, 12, 12])  # grey
     assert (data["dedup"]["train_duplicates_removed"], data["dedup"]["train_kept"]) == (0, 36)
-    accuracy = pd.read_csv(custom.project / "metrics/custom/accuracy/noise_0.0.csv")
+    accuracy = pd.read_csv(custom.project / "data/custom/accuracy/noise_0.0.csv")
     assert accuracy.test_accuracy[0] > 0.8  # the noise-free baseline learned the bands (chance: 1/3)
 
 
@@ -227,7 +227,7 @@ def test_fashion_mnist_end_to_end_and_adding_a_dataset_runs_only_its_stages(both
     what their inputs give (as for the image folder), with the hand-counted 2,000/500 samples and 400 flips."""
     assert sorted(both.ran) == sorted(names("fashion_mnist", [0.0, 0.2]))
     check_outputs(both.project, "fashion_mnist", both.params, FASHION)
-    accuracy = pd.read_csv(both.project / "metrics/fashion_mnist/accuracy/noise_0.0.csv")
+    accuracy = pd.read_csv(both.project / "data/fashion_mnist/accuracy/noise_0.0.csv")
     assert accuracy.test_accuracy[0] > 0.5  # 1 epoch on 2,000 samples: far above chance (0.1)
 
 
@@ -400,7 +400,7 @@ def test_a_stage_killed_while_writing_leaves_nothing_finished_and_the_rerun_matc
     (hook / "sitecustomize.py").write_text(SITECUSTOMIZE)
     project = make_project(tmp_path / "project", custom.params)
     target = project / "data/custom/predictions/noise_0.2.npy"
-    accuracy = project / "metrics/custom/accuracy/noise_0.2.csv"
+    accuracy = project / "data/custom/accuracy/noise_0.2.csv"
     env = stage_env(PYTHONPATH=str(hook), LABELSWEEP_TEST_HOLD=os.path.realpath(target))
     with open(tmp_path / "repro.log", "w") as log:
         repro = subprocess.Popen([str(BIN / "dvc"), "repro"], cwd=project, env=env, stdout=log,

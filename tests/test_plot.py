@@ -36,15 +36,16 @@ def run_plot(project: Path, params: dict, dataset: str, monkeypatch: pytest.Monk
     write_sweep(project, dataset, grid, shares)
     monkeypatch.chdir(project)
     monkeypatch.setattr(sys, "argv", ["plot", "--dataset", dataset, "--raw", f"data/{dataset}/raw",
-                                      "--issues", f"data/{dataset}/issues", "--results", f"metrics/{dataset}",
+                                      "--summary", f"data/{dataset}/summary.json",
+                                      "--issues", f"data/{dataset}/issues", "--results", f"data/{dataset}",
                                       "--metrics", f"metrics/{dataset}.json", "--out", f"plots/{dataset}"])
     plot.main()
     return project / "plots" / dataset
 
 
 def expected(project: Path, dataset: str, levels: list[float]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    accuracy = summary.read_accuracy(project / "metrics" / dataset, levels)
-    detection = summary.read_detection(project / "metrics" / dataset, levels)
+    accuracy = summary.read_accuracy(project / "data" / dataset, levels)
+    detection = summary.read_detection(project / "data" / dataset, levels)
     return accuracy, detection, summary.by_share(accuracy)
 
 
@@ -137,7 +138,7 @@ def test_only_the_grids_cells_are_drawn_and_a_missing_one_is_a_data_error(params
                                                           "thresholds": [0.0, 0.7]}))
     with pytest.raises(stage.DataError, match=r"noise_0.0.csv: 0 rows for prune share 0.7"):
         plot.main()
-    (tmp_path / "metrics/roman/detection/noise_0.2.json").unlink()
+    (tmp_path / "data/roman/detection/noise_0.2.json").unlink()
     (tmp_path / "params.yaml").write_text(yaml.safe_dump({**params_wider, "datasets": ["roman"]}))
     with pytest.raises(stage.DataError, match=r"noise_0.2.json is missing"):
         plot.main()

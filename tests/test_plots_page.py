@@ -48,8 +48,9 @@ def render(project: Path, params: dict, datasets: list[str], noise, thresholds) 
     for i, name in enumerate(datasets):
         write_sweep(project, name, noise if isinstance(noise, list) else [noise],
                     thresholds if isinstance(thresholds, list) else [thresholds], seed=i)
-        result = run_stage("plot", project, "--dataset", name, "--raw", f"data/{name}/raw", "--issues",
-                           f"data/{name}/issues", "--results", f"metrics/{name}", "--metrics",
+        result = run_stage("plot", project, "--dataset", name, "--raw", f"data/{name}/raw", "--summary",
+                           f"data/{name}/summary.json", "--issues", f"data/{name}/issues", "--results",
+                           f"data/{name}", "--metrics",
                            f"metrics/{name}.json", "--out", f"plots/{name}")
         assert result.returncode == 0, result.stderr
     dvc(project, "plots", "show")

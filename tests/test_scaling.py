@@ -111,9 +111,6 @@ def single(tmp_path_factory) -> dict:
             "lock": yaml.safe_load((project / "dvc.lock").read_text())}
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11: dvc.yaml still has `cache: false` outs outside the plot stage, "
-                   "so find_issues and train_eval never enter DVC's run-cache (docs/scaling.md); remove this "
-                   "marker once the proposed change is in")
 def test_no_stage_but_plot_is_kept_out_of_the_run_cache():
     assert {stage for stage, _ in uncached_outs(yaml.safe_load((ROOT / "dvc.yaml").read_text()))} <= {"plot"}
 
