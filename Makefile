@@ -9,7 +9,7 @@ TORCH := torch==2.14.1 torchvision==0.29.1
 FASHION_MNIST := /usr/share/datasets/fashion-mnist
 SYSTEM_PYTHON := $(shell command -v python3)
 
-.PHONY: setup data repro test lint bench
+.PHONY: setup data browser repro test lint bench
 # setup also (re)writes, idempotently, the .pth that loads dvc_scalar_grid.py in DVC's processes so that
 # `dvc exp run -S noise=0.3` works, after checking that the installed DVC is one the bridge fits: see that module.
 setup: $(BIN)/.installed
@@ -35,6 +35,13 @@ data:
 	  apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist >/dev/null; \
 	fi
 
+# Best effort, for the browser check of the `dvc plots show` page (tests/test_plots_page.py; it skips, saying so,
+# where Chromium is missing): Debian's chromium, installed when run as root.
+browser:
+	@if ! command -v chromium >/dev/null && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	fi
+
 # The stages call `python`: the virtual environment's, first on PATH.
 export PATH := $(abspath $(BIN)):$(PATH)
 
@@ -44,7 +51,7 @@ repro: setup data
 lint: setup
 	ruff check .
 
-test: setup data lint
+test: setup data browser lint
 	pytest -q
 
 bench: setup data

@@ -50,13 +50,19 @@ def _seconds_since_process_start() -> float:
 
 
 def run(main: Callable[[], None]) -> None:
-    """Run a stage's `main`, turning setting and data errors into a one-line message and exit 2."""
+    """Run a stage's `main`, turning setting and data errors into a one-line message and exit 2, and
+    Ctrl-C into one line and exit 130 (outputs are renamed into place only when complete, so an
+    interrupted stage leaves nothing DVC would trust)."""
     status = 0
     try:
         main()
     except (ConfigError, DataError) as err:
         print(f"error: {err}", file=sys.stderr)
         status = 2
+    except KeyboardInterrupt:
+        print(f"interrupted: {os.path.basename(sys.argv[0]).removesuffix('.py')} stopped, nothing written",
+              file=sys.stderr)
+        status = 130
     finally:
         record = os.environ.get("LABELSWEEP_TIMINGS")
         if record:

@@ -4,9 +4,8 @@ from the environment of `dvc queue start`. docs/scaling.md shows the same comman
 
 DVC 3 leaves a stage out of its run-cache when one of its `outs:` has `cache: false` (`Stage.run`, dvc/stage/
 __init__.py; `metrics:` and `plots:` entries are exempt, but `dvc push` never uploads an uncached file, so another
-machine could not restore it either). The sweep can be collected without fitting a model again only once the
-per-stage metric files of download, find_issues and train_eval are DVC-cached: :func:`apply_proposed_change`
-makes that change in the temporary projects here until dvc.yaml has it (then it changes nothing).
+machine could not restore them either). Only the plot stage, which fits no model, may have such outputs: the
+collecting machine reruns it and commits them.
 """
 
 from __future__ import annotations
@@ -25,10 +24,6 @@ from .test_datasets import DEBIAN
 
 LEVELS = (0.0, 0.2)  # tiny_fashion_params' noise levels: one slice (one "machine") each
 LEVEL_STAGES = ("inject_noise", "crossval_probs", "find_issues", "apply_prune_relabel", "train_eval")
-FITS_MODELS = {"crossval_probs", "find_issues", "train_eval"}
-# Paths DVC caches after the change: listed in the root .gitignore, so that DVC writes no .gitignore of its own
-# into metrics/<dataset>/, a folder the plot stage depends on (its hash would then count DVC's bookkeeping).
-PROPOSED_GITIGNORE = ["/metrics/*/data.json", "/metrics/*/accuracy/", "/metrics/*/detection/"]
 
 
 def uncached_outs(pipeline: dict) -> list[tuple[str, str]]:
@@ -43,29 +38,12 @@ def uncached_outs(pipeline: dict) -> list[tuple[str, str]]:
     return found
 
 
-def apply_proposed_change(project: Path) -> None:
-    """The change docs/scaling.md proposes, in a temporary project: every `cache: false` out but the plot stage's
-    becomes an ordinary DVC-cached output (pushed with the data, restorable from the run-cache), git-ignored."""
-    text = (project / "dvc.yaml").read_text()
-    for stage, path in uncached_outs(yaml.safe_load(text)):
-        if stage != "plot":
-            old = f"      - {path}:\n          cache: false\n"
-            assert text.count(old) == 1, f"dvc.yaml: {stage}'s {path} is not written as expected"
-            text = text.replace(old, f"      - {path}\n")
-    (project / "dvc.yaml").write_text(text)
-    assert {stage for stage, _ in uncached_outs(yaml.safe_load(text))} <= {"plot"}
-    gitignore = (project / ".gitignore").read_text().splitlines()
-    (project / ".gitignore").write_text("\n".join(gitignore + [p for p in PROPOSED_GITIGNORE if p not in gitignore])
-                                        + "\n")
-
-
 def new_project(dest: Path, remote: Path) -> Path:
-    """The tiny Fashion-MNIST project (with the proposed change) and `remote`, a local folder, as its default
-    DVC remote: `dvc remote add -d`, committed in .dvc/config like any teammate's setting."""
+    """The tiny Fashion-MNIST project with `remote`, a local folder, as its default DVC remote
+    (`dvc remote add -d`, committed in .dvc/config like any setting the team shares)."""
     project = make_project(dest, tiny_fashion_params(yaml.safe_load((ROOT / "params.yaml").read_text())))
-    apply_proposed_change(project)
     dvc(project, "remote", "add", "-d", "shared", str(remote))
-    commit(project, "proposed change; shared remote")
+    commit(project, "shared remote")
     return project
 
 
@@ -112,6 +90,7 @@ def single(tmp_path_factory) -> dict:
 
 
 def test_no_stage_but_plot_is_kept_out_of_the_run_cache():
+    """A `cache: false` out on a stage that fits models would make a collecting machine fit them again."""
     assert {stage for stage, _ in uncached_outs(yaml.safe_load((ROOT / "dvc.yaml").read_text()))} <= {"plot"}
 
 
@@ -130,12 +109,14 @@ def test_a_fresh_clone_pulls_the_results_from_the_remote_and_has_nothing_to_reru
     assert timings(record) == []  # no stage process started
     assert output_hashes(teammate) == single["hashes"]
 
-    # `cache: false` outputs (the plot stage's figures and tables) travel in git, never to the remote.
+    # `cache: false` outputs (the plot stage's figures and tables) travel in git, never to the remote (but a
+    # copy of a cached file, plots/<dataset>/data.json of data/<dataset>/summary.json, is there as that file).
     pushed = {p.parent.name + p.name for p in (remote / "files" / "md5").rglob("*") if p.is_file()}
-    lock = single["lock"]["stages"]["plot@fashion_mnist"]["outs"]
-    assert lock and all(out["md5"] not in pushed for out in lock)
-    tracked = run(["git", "ls-files", "plots"], teammate).stdout.split()
-    assert {out["path"] for out in lock} <= set(tracked)
+    cached = {digest for path, digest in single["hashes"].items() if path.startswith("data/")}
+    outs = single["lock"]["stages"]["plot@fashion_mnist"]["outs"]
+    own = [out for out in outs if out["md5"] not in cached]
+    assert own and not any(out["md5"] in pushed for out in own)
+    assert {out["path"] for out in outs} <= set(run(["git", "ls-files", "plots", "metrics"], teammate).stdout.split())
 
 
 @pytest.mark.slow
@@ -161,7 +142,6 @@ def test_a_sweep_split_over_two_machines_is_collected_from_the_run_cache_without
     assert yaml.safe_load((collector / "dvc.lock").read_text()) == single["lock"]
     assert output_hashes(collector) == single["hashes"]
     assert json.loads(dvc(collector, "status", "--json").stdout) == {}
-    assert not list((collector / "metrics").rglob(".gitignore"))  # the plot stage's dep holds results only
 
 
 PROBE = """\
