@@ -241,6 +241,15 @@ def load_records() -> tuple[list[dict], dict]:
 
 
 def report() -> None:
+    """Write the tables between BENCHMARKS.md's markers (and to bench/out/table.md)."""
+    table = render_report()
+    (OUT / "table.md").write_text(table)
+    write_between_markers(ROOT / "BENCHMARKS.md", table)
+    print(table)
+
+
+def render_report() -> str:
+    """The benchmark tables, from the records in bench/out (a test compares them with BENCHMARKS.md)."""
     records, run = load_records()
     short_run = json.loads((OUT / "short.json").read_text())
     wall, dvc_per_stage = run["wall_s"], run["dvc_per_stage_s"]
@@ -288,8 +297,8 @@ def report() -> None:
         throughput_row,
         ("peak memory of any stage", f"{max(r['peak_rss_mb'] for r in records) / 1024:.2f} GB", "≤ 3 GB"),
     ]
-    m = machine()
-    lines = [f"Machine: {m['cores']} cores, {m['cpu']}, Python {m['python']}; report {m['date']}. "
+    m = short_run["machine"]  # where and when the measurements ran (not where the report is made)
+    lines = [f"Machine: {m['cores']} cores, {m['cpu']}, Python {m['python']}; measured {m['date']}. "
              f"Sweep: {len(records)} stages, datasets {', '.join(datasets)}; {run['how']}.", "",
              "| measurement | result | target |", "|---|---|---|"]
     lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
@@ -308,10 +317,7 @@ def report() -> None:
                      f"{sum(r['fit_s'] for r in rs) / 60:.1f} min |")
     if (OUT / "models.json").exists():
         lines += ["", *models_table(json.loads((OUT / "models.json").read_text()))]
-    table = "\n".join(lines) + "\n"
-    (OUT / "table.md").write_text(table)
-    write_between_markers(ROOT / "BENCHMARKS.md", table)
-    print(table)
+    return "\n".join(lines) + "\n"
 
 
 def models_table(result: dict) -> list[str]:

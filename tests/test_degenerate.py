@@ -5,12 +5,16 @@ images in 3 classes (class k is bright in row k), the same 60 images serving as 
 """
 
 import json
+import signal
+import subprocess
+import time
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
-from .conftest import checkout, run_stage, write_raw
+from .conftest import BIN, checkout, run_stage, stage_env, write_raw
 
 LABELS = np.arange(60) % 3
 
@@ -110,3 +114,31 @@ def test_more_folds_than_the_smallest_class_has_samples_is_refused(workdir, para
     assert r.returncode == 2 and "cleanlab.folds = 5" in r.stderr and "only 1" in r.stderr
     assert "Traceback" not in r.stderr
     assert not (workdir / "probs").exists()
+
+
+def test_ctrl_c_during_a_fit_ends_with_one_line_exit_130_and_nothing_written(workdir):
+    """SIGINT (what Ctrl-C sends) while crossval_probs fits its fold models: exit status 130, one line on stderr
+    after the progress bar, no traceback, and no output (nor leftover) for DVC to trust."""
+    settings = yaml.safe_load((workdir / "params.yaml").read_text())
+    settings["fashion_mnist"]["train"]["epochs"] = 100_000  # a fit that is still running when the signal comes
+    (workdir / "params.yaml").write_text(yaml.safe_dump(settings))
+    assert run_stage("inject_noise", workdir, "--noise-level", "0.2", "--raw", "raw", "--out", "noisy").returncode == 0
+    # SIGINT's default action restored in the child: a shell's background job starts with SIGINT ignored, and
+    # Python then never raises KeyboardInterrupt (what a terminal's Ctrl-C reaches is a foreground process).
+    process = subprocess.Popen(
+        [str(BIN / "python"), "-m", "stages.crossval_probs", "--dataset", "fashion_mnist", "--raw", "raw",
+         "--noisy", "noisy", "--out", "probs"], cwd=workdir, env=stage_env(), stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    stderr = ""
+    deadline = time.time() + 120
+    while "fold models" not in stderr and time.time() < deadline:  # the fit's progress bar is out
+        stderr += process.stderr.read(1)
+    process.send_signal(signal.SIGINT)
+    try:
+        stderr += process.communicate(timeout=60)[1]
+    finally:
+        process.kill()
+    assert process.returncode == 130, stderr
+    lines = [line for line in stderr.replace("\r", "\n").splitlines() if line.strip() and "fold models" not in line]
+    assert lines == ["interrupted: crossval_probs stopped, nothing written"], stderr
+    assert sorted(p.name for p in workdir.iterdir() if p.name.startswith("probs")) == []

@@ -19,8 +19,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from labelsweep.datasets import DEBIAN_DIR as DEBIAN
+
 from .conftest import ROOT, dvc, make_project, run, stages_run, tiny_fashion_params
-from .test_datasets import DEBIAN
 
 LEVELS = (0.0, 0.2)  # tiny_fashion_params' noise levels: one slice (one "machine") each
 LEVEL_STAGES = ("inject_noise", "crossval_probs", "find_issues", "apply_prune_relabel", "train_eval")
