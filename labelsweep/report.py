@@ -19,9 +19,9 @@ from pathlib import Path
 import pandas as pd
 
 from labelsweep.config import ConfigError, load_params
+from labelsweep.summary import TITLES
 
 BEGIN, END = "<!-- labelsweep.report: begin -->", "<!-- labelsweep.report: end -->"
-TITLES = {"fashion_mnist": "Fashion-MNIST", "roman": "Roman numerals"}
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:

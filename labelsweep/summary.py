@@ -14,6 +14,9 @@ import pandas as pd
 
 from labelsweep.artifacts import accuracy_csv, detection_json
 
+# How figures and tables name the datasets; any other dataset goes by its key in params.yaml.
+TITLES = {"fashion_mnist": "Fashion-MNIST", "roman": "Roman numerals"}
+
 
 def read_accuracy(results: str | Path, levels: list[float]) -> pd.DataFrame:
     """Every model's test accuracy at `levels`: one row per (noise_level, strategy, prune_share)."""

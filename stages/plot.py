@@ -27,7 +27,6 @@ import pandas as pd  # noqa: E402
 
 from labelsweep import artifacts, config, stage, summary  # noqa: E402
 
-NAMES = {"fashion_mnist": "Fashion-MNIST", "roman": "Roman numerals"}
 NOISE_AXIS = "injected label noise (% of training labels flipped)"
 SHARE_AXIS = "share of the flagged samples pruned (%)\n(lowest label quality first; the rest relabelled)"
 GALLERY_SIZE = 24
@@ -214,7 +213,7 @@ def main() -> None:
     args = parser.parse_args()
     params = config.load_params(args.dataset)
     levels, shares = sorted(params["noise"]), sorted(params["thresholds"])
-    out, name = Path(args.out), NAMES.get(args.dataset, args.dataset)
+    out, name = Path(args.out), summary.TITLES.get(args.dataset, args.dataset)
 
     accuracy, detection = read_sweep(Path(args.results), levels, shares)
     table = summary.by_share(accuracy)
