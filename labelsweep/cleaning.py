@@ -93,3 +93,46 @@ def label_errors(original: np.ndarray, given: np.ndarray, flagged: np.ndarray, s
         "wrong_after_relabel_all": float((relabelled != original).mean()),
         "wrong_after_prune_all": float((given[kept] != original[kept]).mean()) if kept.any() else None,
     }
+
+
+def kept_labels(given: np.ndarray, flagged: np.ndarray, quality: np.ndarray, prune_share: float) -> np.ndarray:
+    """The original author's next step: prune the lowest-quality share of the flagged samples and keep the
+    rest of them with their given labels (``prune_share=0``: the baseline; ``1``: prune all flagged)."""
+    prune_idx, _ = split_flagged(flagged, quality, prune_share)
+    labels = np.asarray(given, dtype=np.int64).copy()
+    labels[prune_idx] = PRUNED
+    return labels
+
+
+def training_cells(given: np.ndarray, original: np.ndarray, flipped: np.ndarray, flagged: np.ndarray,
+                   quality: np.ndarray, suggested: np.ndarray, suggested_prob: np.ndarray, thresholds: list[float],
+                   strategies: list[str], confident_min: float, rng: np.random.Generator
+                   ) -> list[tuple[str, float, np.ndarray]]:
+    """Every training set of one run, as ``(strategy, prune_share, labels)`` (-1 = pruned; prune_share NaN
+    where it does not apply): the baseline, the prune/relabel grid, and the `strategies` asked for --
+
+    - ``keep_rest``: :func:`kept_labels` on the threshold grid;
+    - ``perfect_detection``: the injected flips pruned, nothing else: how far a perfect detector gets;
+    - ``random_removal``: as many samples pruned as cleanlab flags, chosen at random: how much of
+      cleanlab's gain is only having fewer samples;
+    - ``true_labels``: the original labels: the upper bound;
+    - ``confident_relabel``: a flagged sample relabelled where its suggested label's probability is at
+      least `confident_min`, the other flagged samples pruned.
+    """
+    cells = [("baseline", math.nan, np.asarray(given, dtype=np.int64).copy())]
+    cells += [("prune_relabel", t, cleaned_labels(given, flagged, quality, suggested, t)) for t in thresholds]
+    if "keep_rest" in strategies:
+        cells += [("keep_rest", t, kept_labels(given, flagged, quality, t)) for t in thresholds]
+    if "perfect_detection" in strategies:
+        cells.append(("perfect_detection", math.nan, np.where(flipped, PRUNED, given)))
+    if "random_removal" in strategies:
+        removed = np.zeros(len(given), dtype=bool)
+        removed[rng.choice(len(given), size=int(np.sum(flagged)), replace=False)] = True
+        cells.append(("random_removal", math.nan, np.where(removed, PRUNED, given)))
+    if "true_labels" in strategies:
+        cells.append(("true_labels", math.nan, np.asarray(original, dtype=np.int64).copy()))
+    if "confident_relabel" in strategies:
+        sure = flagged & (suggested_prob >= confident_min)
+        cells.append(("confident_relabel", math.nan,
+                      np.where(sure, suggested, np.where(flagged, PRUNED, given)).astype(np.int64)))
+    return cells

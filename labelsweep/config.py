@@ -23,6 +23,9 @@ FILTER_BY = (
 )
 RELABEL_WITH = ("pruned_refit", "crossval")
 SOURCES = ("fashion_mnist", "image_folder")
+NOISE_KINDS = ("symmetric", "class_conditional")  # = labelsweep.noise.NOISE_KINDS (not imported: numpy-free here)
+# The cells trained at every level besides the baseline and the prune/relabel threshold grid (README, "Strategies").
+STRATEGIES = ("keep_rest", "perfect_detection", "random_removal", "true_labels", "confident_relabel")
 MODELS = ("mlp", "cnn")
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -104,23 +107,90 @@ def check_dataset(params: dict, name: str) -> dict:
         if not _is_number(share) or not 0 < share < 1:
             _fail(f"{name}.data.test_share", share, "a number in (0, 1)")
         _positive(data, "image_size", f"{name}.data")
-    _choice(train, "model", f"{name}.train", MODELS)
-    _choice(train, "device", f"{name}.train", DEVICES)
-    _positive(train, "width", f"{name}.train")
-    _positive(train, "epochs", f"{name}.train")
-    _positive(train, "batch_size", f"{name}.train")
-    _positive(train, "lr", f"{name}.train", float)
+    check_train(train, f"{name}.train")
+    _check_regimes(section, name)
+    confusable = section.get("confusable")
+    names_only = isinstance(confusable, dict) and all(isinstance(k, str) and isinstance(v, str)
+                                                      for k, v in confusable.items())
+    if confusable is not None and not names_only:
+        _fail(f"{name}.confusable", confusable, "a mapping from every class name to another class name")
+    return section
+
+
+def check_train(train: dict, prefix: str) -> None:
+    """Check a training section (a dataset's `train`, or it with a regime's overrides)."""
+    _choice(train, "model", prefix, MODELS)
+    _choice(train, "device", prefix, DEVICES)
+    _positive(train, "width", prefix)
+    _positive(train, "epochs", prefix)
+    _positive(train, "batch_size", prefix)
+    _positive(train, "lr", prefix, float)
     augment = train.get("augment")
     if augment is not None:
         keys = ("degrees", "translate", "scale")
         if not isinstance(augment, dict) or set(augment) != set(keys):
-            _fail(f"{name}.train.augment", augment, "null, or a mapping with degrees, translate and scale")
+            _fail(f"{prefix}.augment", augment, "null, or a mapping with degrees, translate and scale")
         for key in keys:
             value = augment[key]
             if not _is_number(value) or value < 0 or (key != "degrees" and value >= 1):
-                _fail(f"{name}.train.augment.{key}", value,
-                      "a number >= 0" + ("" if key == "degrees" else " and < 1"))
-    return section
+                _fail(f"{prefix}.augment.{key}", value, "a number >= 0" + ("" if key == "degrees" else " and < 1"))
+
+
+def _check_regimes(section: dict, name: str) -> None:
+    regimes = section.get("regimes") or {}
+    if not isinstance(regimes, dict):
+        _fail(f"{name}.regimes", regimes, "a mapping from regime name to settings that override train (or null)")
+    for regime, overrides in regimes.items():
+        prefix = f"{name}.regimes.{regime}"
+        if regime == "default":
+            _fail(prefix, overrides, "another name: `default` is the dataset's own train section")
+        if overrides is None:
+            continue
+        if not isinstance(overrides, dict):
+            _fail(prefix, overrides, "null, or a mapping of train settings to override, plus an optional train_size")
+        unknown = sorted(set(overrides) - set(section["train"]) - {"train_size", "augment"})
+        if unknown:
+            _fail(f"{prefix}.{unknown[0]}", overrides[unknown[0]], "a key of the train section, or train_size")
+        _optional_size(overrides, "train_size", prefix)
+        check_train({**section["train"], **overrides}, prefix)
+
+
+def _names(params: dict, key: str, allowed: tuple[str, ...] | None, kind: type = str) -> list:
+    """A list of distinct names (or non-negative integers); a single value is a one-element list."""
+    values = params.get(key)
+    what = "non-negative integers" if kind is int else ("names" if allowed is None else ", ".join(allowed))
+    message = f"a value or a non-empty list of distinct {what}"
+    if not isinstance(values, list):
+        values = [values]
+    for i, value in enumerate(values):
+        ok = (isinstance(value, int) and not isinstance(value, bool) and value >= 0) if kind is int else (
+            isinstance(value, str) and value and (allowed is None or value in allowed))
+        if not ok:
+            _fail(f"{key}[{i}]" if len(values) > 1 else key, value, message)
+    if not values or len(set(values)) != len(values):
+        _fail(key, params.get(key), message + " (duplicates found)" if values else message)
+    return values
+
+
+def check_runs(runs: dict, dataset_sections: dict[str, dict]) -> dict:
+    """Check the `runs` grids (noise kinds, regimes, seeds), each as a list; every regime must be `default`
+    or named under every dataset's `regimes` (null there: that dataset does not run it)."""
+    checked = {
+        "noise_kinds": _names(runs, "noise_kinds", NOISE_KINDS),
+        "regimes": _names(runs, "regimes", None),
+        "seeds": _names(runs, "seeds", None, kind=int),
+    }
+    for regime in checked["regimes"]:
+        for name, section in dataset_sections.items():
+            if regime != "default" and regime not in (section.get("regimes") or {}):
+                _fail("runs.regimes", regime, f"default, or a regime named under {name}.regimes "
+                      f"({', '.join(section.get('regimes') or {}) or 'none'})")
+    if "class_conditional" in checked["noise_kinds"]:
+        for name, section in dataset_sections.items():
+            if not section.get("confusable"):
+                _fail(f"{name}.confusable", section.get("confusable"),
+                      "a mapping from every class name to a confusable class (class_conditional noise is in runs)")
+    return checked
 
 
 def load_params(dataset: str | None = None, path: str | Path = "params.yaml") -> dict:
@@ -149,8 +219,18 @@ def load_params(dataset: str | None = None, path: str | Path = "params.yaml") ->
         _fail("cleanlab.folds", folds, "an integer >= 2")
     _choice(cleanlab, "filter_by", "cleanlab", FILTER_BY)
     _choice(cleanlab, "relabel_with", "cleanlab", RELABEL_WITH)
-    for name in names:
-        check_dataset(params, name)
+    strategies = params.get("strategies") or []
+    if not isinstance(strategies, list):
+        strategies = [strategies]
+    for strategy in strategies:
+        if strategy not in STRATEGIES:
+            _fail("strategies", strategy, "a list (possibly empty) of " + ", ".join(STRATEGIES))
+    params["strategies"] = strategies
+    minimum = params.get("confident_relabel_min")
+    if not _is_number(minimum) or not 0 < minimum <= 1:
+        _fail("confident_relabel_min", minimum, "a probability in (0, 1]")
+    sections = {name: check_dataset(params, name) for name in names}
+    params["runs"] = check_runs(_section(params, "runs", ""), sections)
     if dataset is not None and dataset not in names:
         raise ConfigError(f"dataset {dataset!r} is not in params.yaml datasets {names}")
     return params

@@ -1,37 +1,65 @@
-"""Symmetric label noise with a known ground truth.
+"""Label noise with a known ground truth: symmetric or class-conditional, always an exact count.
 
 Exactly ``round(noise_level * n)`` training labels are flipped, chosen uniformly at random without
-replacement, each to a class drawn uniformly from the *other* classes (so every chosen label really
-changes). The random generator is seeded from the run's seed and the noise level, so a level's noise
-does not depend on which other levels are in the grid.
+replacement, so the noise level is the share of training labels that are wrong. A chosen label
+always changes:
+
+- ``symmetric``: to a class drawn uniformly from the *other* classes;
+- ``class_conditional``: to its class's fixed confusable class (params.yaml ``<dataset>.confusable``),
+  the kind of error a tired annotator makes (a shirt labelled T-shirt, a "vii" labelled "viii").
+
+Papers that draw a noisy label from a noise matrix whose diagonal is ``1 - p`` let a "flip" land on
+the true class; their ``p`` corresponds to fewer wrong labels (``p * (K - 1) / K`` for symmetric noise
+over K classes). Here ``p`` is the wrong share itself. The random generator is seeded from the run's
+seed, the noise level and the kind, so a level's noise does not depend on which other levels, kinds
+or seeds are in the grid.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-
-def noise_rng(seed: int, noise_level: float) -> np.random.Generator:
-    # Integer key: the same level written as 0.3 or 0.30 gives the same noise.
-    return np.random.default_rng([seed, int(round(noise_level * 1_000_000))])
+NOISE_KINDS = ("symmetric", "class_conditional")
 
 
-def inject_symmetric_noise(
-    labels: np.ndarray, noise_level: float, n_classes: int, seed: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Return ``(noisy_labels, flipped)``: a copy of `labels` with exact-count symmetric noise, and its mask."""
+def noise_rng(seed: int, noise_level: float, kind: str = "symmetric") -> np.random.Generator:
+    # Integer key: the same level written as 0.3 or 0.30 gives the same noise. The symmetric key is the
+    # one earlier versions used, so their symmetric noise is unchanged.
+    key = [seed, int(round(noise_level * 1_000_000))]
+    return np.random.default_rng(key if kind == "symmetric" else [*key, 1 + NOISE_KINDS.index(kind)])
+
+
+def inject_noise(labels: np.ndarray, noise_level: float, n_classes: int, seed: int, kind: str = "symmetric",
+                 confusable: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``(noisy_labels, flipped)``: a copy of `labels` with exact-count noise of `kind`, and its mask.
+
+    `confusable[c]` is the class a flipped label of class c becomes (``class_conditional`` only).
+    """
     if not 0 <= noise_level < 1:
         raise ValueError(f"noise_level must be in [0, 1), got {noise_level}")
     if n_classes < 2:
-        raise ValueError(f"symmetric noise needs at least 2 classes, got {n_classes}")
+        raise ValueError(f"label noise needs at least 2 classes, got {n_classes}")
+    if kind not in NOISE_KINDS:
+        raise ValueError(f"noise kind must be one of {NOISE_KINDS}, got {kind!r}")
     labels = np.asarray(labels, dtype=np.int64)
     n_flips = int(round(noise_level * len(labels)))
-    rng = noise_rng(seed, noise_level)
+    rng = noise_rng(seed, noise_level, kind)
     chosen = rng.choice(len(labels), size=n_flips, replace=False)
-    # An offset in 1..K-1 added modulo K is uniform over the other K-1 classes and never a no-op.
-    offsets = rng.integers(1, n_classes, size=n_flips)
     noisy = labels.copy()
-    noisy[chosen] = (labels[chosen] + offsets) % n_classes
+    if kind == "symmetric":
+        # An offset in 1..K-1 added modulo K is uniform over the other K-1 classes and never a no-op.
+        noisy[chosen] = (labels[chosen] + rng.integers(1, n_classes, size=n_flips)) % n_classes
+    else:
+        confusable = np.asarray(confusable, dtype=np.int64)
+        if confusable.shape != (n_classes,) or (confusable == np.arange(n_classes)).any():
+            raise ValueError("confusable must name, for every class, another class")
+        noisy[chosen] = confusable[labels[chosen]]
     flipped = np.zeros(len(labels), dtype=bool)
     flipped[chosen] = True
     return noisy, flipped
+
+
+def inject_symmetric_noise(labels: np.ndarray, noise_level: float, n_classes: int, seed: int
+                           ) -> tuple[np.ndarray, np.ndarray]:
+    """Symmetric exact-count noise (see :func:`inject_noise`)."""
+    return inject_noise(labels, noise_level, n_classes, seed)

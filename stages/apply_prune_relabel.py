@@ -1,36 +1,60 @@
-"""Stage apply_prune_relabel: the training labels of every threshold cell of one noise level.
+"""Stage apply_prune_relabel: the training labels of every cell of every run of one noise level.
 
-For each prune share t of the threshold grid (params.yaml `thresholds`): of the samples cleanlab
-flagged, the share t with the lowest label quality is pruned and the rest are relabelled to their
-suggested label (t=1: prune all; t=0: relabel all). Writes a folder: `labels.npy` (one row per
-threshold, one label per training sample, -1 for a pruned one) and `prune_shares.npy` (the row order).
+For each run (labelsweep.runs) and each prune share t of the threshold grid (params.yaml
+`thresholds`): of the samples cleanlab flagged, the share t with the lowest label quality is pruned
+and the rest are relabelled to their suggested label (t=1: prune all; t=0: relabel all). Beside that
+grid, the baseline (the noisy labels as they are) and the strategies and controls of params.yaml
+`strategies` (labelsweep.cleaning.training_cells). Writes a folder: `labels.npy` (one row per cell,
+one label per training sample, -1 for a pruned sample or one outside the run) and `cells.csv` (the
+row order: run, strategy, prune share).
 """
 
 import argparse
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
-from labelsweep import artifacts, config, stage
-from labelsweep.cleaning import PRUNED, cleaned_labels
+from labelsweep import artifacts, config, runs, stage
+from labelsweep.cleaning import PRUNED, training_cells
+from labelsweep.noise import noise_rng
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--noise-level", type=float, required=True)
+    parser.add_argument("--raw", required=True, help="the download stage's folder")
     parser.add_argument("--noisy", required=True, help="the inject_noise stage's folder")
     parser.add_argument("--issues", required=True, help="the find_issues stage's folder")
     parser.add_argument("--out", required=True, help="output folder")
     args = parser.parse_args()
-    prune_shares = np.array(sorted(config.load_params()["thresholds"]), dtype=np.float64)
+    params = config.load_params()
+    noise_level = config.check_level(args.noise_level, "noise-level", upper_inclusive=False)
+    thresholds = sorted(params["thresholds"])
 
-    (given,) = artifacts.load_arrays(args.noisy, "labels")
-    flagged, quality, suggested = artifacts.load_arrays(args.issues, "flagged", "quality", "suggested")
+    labels, flipped = artifacts.load_arrays(args.noisy, "labels", "flipped")
+    plan = runs.load(args.noisy)
+    flagged, quality, suggested, suggested_prob = artifacts.load_arrays(
+        args.issues, "flagged", "quality", "suggested", "suggested_prob")
+    original = np.load(Path(args.raw) / "train_labels.npy")
+    rows, table = [], []
     with stage.work():
-        labels = np.stack([cleaned_labels(given, flagged, quality, suggested, t) for t in prune_shares])
-    for prune_share, row in zip(prune_shares, labels):
-        n_pruned = int((row == PRUNED).sum())
-        print(f"prune share {prune_share}: pruned {n_pruned}, relabelled {int(flagged.sum()) - n_pruned}, "
-              f"changed label of {int(((row != given) & (row != PRUNED)).sum())}")
-    artifacts.save_arrays(args.out, {"labels": labels, "prune_shares": prune_shares})
+        for r, run in enumerate(plan):
+            members = labels[r] != runs.NOT_IN_RUN
+            # Its own stream, so that random removal does not depend on the other strategies in the list.
+            rng = noise_rng(run.seed, noise_level, run.noise_kind).spawn(1)[0]
+            for strategy, prune_share, cell in training_cells(
+                    labels[r, members], original[members], flipped[r, members], flagged[r, members],
+                    quality[r, members], suggested[r, members], suggested_prob[r, members], thresholds,
+                    params["strategies"], params["confident_relabel_min"], rng):
+                row = np.full(len(original), runs.NOT_IN_RUN, dtype=np.int64)
+                row[members] = cell
+                rows.append(row)
+                table.append({"run": r, "strategy": strategy, "prune_share": prune_share})
+                print(f"noise {noise_level} {run} {strategy} {prune_share}: pruned {int((cell == PRUNED).sum())}, "
+                      f"wrong labels kept {int(((cell != original[members]) & (cell != PRUNED)).sum())}")
+    csv = pd.DataFrame(table).to_csv(index=False, lineterminator="\n")
+    artifacts.save_arrays(args.out, {"labels": np.stack(rows)}, extra={"cells.csv": csv})
 
 
 if __name__ == "__main__":

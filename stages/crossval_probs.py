@@ -1,10 +1,12 @@
-"""Stage crossval_probs: out-of-sample predicted probabilities by stratified K-fold cross-validation.
+"""Stage crossval_probs: out-of-sample predicted probabilities of every run of one noise level.
 
 cleanlab needs, for every training sample, class probabilities from a model that did not see that
-sample's label. Each of the K fold models trains on the noisy labels of the other K-1 folds and
-predicts its own held-out fold; the K models train together in one pass (labelsweep.training), each
-with its held-out fold masked out of its loss. Writes a folder: `pred_probs.npy` (float32,
-N x n_classes) and `fold.npy` (the fold that predicted each sample).
+sample's label. In each run, a stratified K-fold split of its training set (seeded by the run's
+seed); each of the K fold models trains on the noisy labels of the other K-1 folds and predicts its
+own held-out fold. The fold models of all runs that share a regime and a seed train together in one
+pass (labelsweep.training), each with its held-out fold and everything outside its run masked out of
+its loss. Writes a folder: `pred_probs.npy` (float32, runs x N x classes; NaN outside a run's
+training set) and `fold.npy` (the fold that predicted each sample, -1 outside).
 """
 
 import argparse
@@ -12,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from labelsweep import artifacts, config, stage
+from labelsweep import artifacts, config, runs, stage
 
 
 def main() -> None:
@@ -23,14 +25,15 @@ def main() -> None:
     parser.add_argument("--out", required=True, help="output folder")
     args = parser.parse_args()
     params = config.load_params(args.dataset)
-    folds, seed, train = params["cleanlab"]["folds"], params["seed"], params[args.dataset]["train"]
+    folds, section = params["cleanlab"]["folds"], params[args.dataset]
 
     (labels,) = artifacts.load_arrays(args.noisy, "labels")
+    plan = runs.load(args.noisy)
     n_classes = len(artifacts.load_classes(args.raw))
-    smallest = int(np.bincount(labels, minlength=n_classes).min())
+    smallest = min(int(np.bincount(row[row != runs.NOT_IN_RUN], minlength=n_classes).min()) for row in labels)
     if folds > smallest:
         raise config.ConfigError(
-            f"params.yaml: cleanlab.folds = {folds} is not allowed: the smallest class has only {smallest} "
+            f"params.yaml: cleanlab.folds = {folds} is not allowed: the smallest class of a run has only {smallest} "
             f"training samples (use at most {smallest} folds, or a larger subsample)")
 
     from sklearn.model_selection import StratifiedKFold
@@ -38,14 +41,24 @@ def main() -> None:
     from labelsweep.training import EXCLUDED, fit, predict_proba
 
     images = np.load(Path(args.raw) / "train_images.npy")
-    fold = np.empty(len(labels), dtype=np.int64)
-    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    for k, (_, held_out) in enumerate(splitter.split(np.zeros(len(labels)), labels)):
-        fold[held_out] = k
-    # Row k: the noisy labels with fold k's hidden from model k.
-    fold_labels = np.where(fold[None, :] == np.arange(folds)[:, None], EXCLUDED, labels[None, :])
-    models = fit(images, fold_labels, n_classes, train, seed, desc=f"{folds} fold models")
-    pred_probs = predict_proba(models, images)[fold, np.arange(len(labels))]  # each sample by its own fold's model
+    fold = np.full(labels.shape, -1, dtype=np.int64)
+    pred_probs = np.full((*labels.shape, n_classes), np.nan, dtype=np.float32)
+    for regime, seed, rows in runs.groups(plan):
+        fold_labels = []  # per run of the group, row k: its labels with fold k's hidden from model k
+        for r in rows:
+            members = np.flatnonzero(labels[r] != runs.NOT_IN_RUN)
+            splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+            for k, (_, held_out) in enumerate(splitter.split(members, labels[r, members])):
+                fold[r, members[held_out]] = k
+            fold_labels.append(np.where(fold[r][None, :] == np.arange(folds)[:, None], EXCLUDED, labels[r][None, :]))
+        train = runs.regime_settings(section, regime)[0]
+        models = fit(images, np.concatenate(fold_labels), n_classes, train, seed,
+                     desc=f"{regime} seed {seed}: {len(rows)} x {folds} fold models")
+        members = np.flatnonzero((labels[rows] != runs.NOT_IN_RUN).any(axis=0))  # the group's shared training set
+        probs = predict_proba(models, images[members])  # (runs * folds, members, classes)
+        for j, r in enumerate(rows):
+            own = fold[r, members]  # each sample by its own fold's model
+            pred_probs[r, members] = probs[j * folds + own, np.arange(len(members))]
     artifacts.save_arrays(args.out, {"pred_probs": pred_probs, "fold": fold})
 
 

@@ -1,13 +1,14 @@
-"""Stage find_issues: cleanlab's label issues at one noise level, scored against the injected truth.
+"""Stage find_issues: cleanlab's label issues in every run of one noise level, scored against the truth.
 
 `cleanlab.filter.find_label_issues` flags the samples whose given label disagrees with the
 out-of-sample predicted probabilities (`filter_by`, default prune_by_noise_rate: confident
 learning); `cleanlab.rank.get_label_quality_scores` ranks every sample, lowest = most likely
-mislabelled. A flagged sample's suggested label comes from a model fit without the flagged samples
-(`relabel_with: pruned_refit`, as in the original study) or from the cross-validated argmax
-(`crossval`). Writes a folder of arrays plus `label_issues.csv` (one row per training sample, for
-reviewing labels by hand), and the detection metrics against the injected flips as JSON -- for the
-configured `filter_by` and, for comparison, for every other one.
+mislabelled. A flagged sample's suggested label, and that label's probability, come from a model fit
+without the flagged samples (`relabel_with: pruned_refit`, as in the original study; the refits of
+runs that share a regime and a seed train together) or from the cross-validated probabilities
+(`crossval`). Writes a folder of arrays (one row per run) plus `label_issues.csv` (one row per run and
+training sample, for reviewing labels by hand), and the detection metrics of every run against its
+injected flips as JSON -- for the configured `filter_by` and, for comparison, for every other one.
 """
 
 import argparse
@@ -18,7 +19,7 @@ import pandas as pd
 from cleanlab.filter import find_label_issues
 from cleanlab.rank import get_label_quality_scores
 
-from labelsweep import artifacts, config, stage
+from labelsweep import artifacts, config, runs, stage
 from labelsweep.cleaning import detection_metrics, label_errors
 
 
@@ -36,44 +37,68 @@ def main() -> None:
     noise_level = config.check_level(args.noise_level, "noise-level", upper_inclusive=False)
     settings = params["cleanlab"]
 
-    given, flipped = artifacts.load_arrays(args.noisy, "labels", "flipped")
+    labels, flipped = artifacts.load_arrays(args.noisy, "labels", "flipped")
+    plan = runs.load(args.noisy)
     (pred_probs,) = artifacts.load_arrays(args.pred_probs, "pred_probs")
+    flagged = np.zeros(labels.shape, dtype=bool)
+    quality = np.full(labels.shape, np.nan, dtype=np.float32)
+    flags = []  # per run: every filter_by's mask over its training set
     with stage.work():
-        # Every filter_by, scored against the injected truth (cheap: no model is fit); the configured one is used.
-        flags = {method: find_label_issues(labels=given, pred_probs=pred_probs, filter_by=method, n_jobs=1)
-                 for method in config.FILTER_BY}
-        flagged = flags[settings["filter_by"]]
-        quality = get_label_quality_scores(given, pred_probs).astype(np.float32)
+        for r in range(len(plan)):
+            members = labels[r] != runs.NOT_IN_RUN
+            given, probs = labels[r, members], pred_probs[r, members]
+            # Every filter_by, scored against the injected truth (cheap: no model is fit); the configured one is used.
+            flags.append({method: find_label_issues(labels=given, pred_probs=probs, filter_by=method, n_jobs=1)
+                          for method in config.FILTER_BY})
+            flagged[r, members] = flags[r][settings["filter_by"]]
+            quality[r, members] = get_label_quality_scores(given, probs)
 
     raw = Path(args.raw)
-    suggested = given.copy()
-    if flagged.any() and settings["relabel_with"] == "pruned_refit":
-        from labelsweep.training import EXCLUDED, fit, predict_proba
+    images = np.load(raw / "train_images.npy")
+    suggested = labels.copy()
+    suggested_prob = np.full(labels.shape, np.nan, dtype=np.float32)  # the suggested label's probability
+    for regime, seed, rows in runs.groups(plan):
+        if settings["relabel_with"] == "pruned_refit" and flagged[rows].any():
+            from labelsweep.training import EXCLUDED, fit, predict_proba
 
-        images = np.load(raw / "train_images.npy")
-        model = fit(images, np.where(flagged, EXCLUDED, given), pred_probs.shape[1], params[args.dataset]["train"],
-                    params["seed"], desc="refit without the flagged samples")
-        suggested[flagged] = predict_proba(model, images[flagged])[0].argmax(axis=1)
-    else:
-        suggested[flagged] = pred_probs[flagged].argmax(axis=1)
+            refit_labels = np.where(flagged[rows], EXCLUDED, labels[rows])
+            train = runs.regime_settings(params[args.dataset], regime)[0]
+            models = fit(images, refit_labels, pred_probs.shape[-1], train, seed,
+                         desc=f"{regime} seed {seed}: refit without the flagged samples")
+            candidates = np.flatnonzero(flagged[rows].any(axis=0))
+            probs = np.full((len(rows), *pred_probs.shape[1:]), np.nan, dtype=np.float32)
+            probs[:, candidates] = predict_proba(models, images[candidates])
+        else:
+            probs = pred_probs[rows]
+        for j, r in enumerate(rows):
+            suggested[r, flagged[r]] = probs[j, flagged[r]].argmax(axis=1)
+            suggested_prob[r, flagged[r]] = probs[j, flagged[r]].max(axis=1)
 
     original = np.load(raw / "train_labels.npy")
-    table = pd.DataFrame({
-        "sample_id": (raw / "train_ids.txt").read_text().splitlines(),
-        "original_label": original,
-        "given_label": given,
-        "label_quality": quality,
-        "flagged": flagged.astype(int),
-        "suggested_label": suggested,
-    })
-    metrics = {"noise_level": noise_level, **detection_metrics(flagged, flipped, quality),
-               **label_errors(original, given, flagged, suggested),
-               "by_filter": {method: detection_metrics(mask, flipped) for method, mask in flags.items()}}
-    print(f"noise {noise_level}: flagged {metrics['flagged']}, injected {metrics['injected']}")
-    csv = table.to_csv(index=False, float_format="%.6f", lineterminator="\n")
-    artifacts.save_arrays(args.out, {"given": given, "flagged": flagged, "quality": quality, "suggested": suggested},
-                          extra={"label_issues.csv": csv})
-    artifacts.save_json(args.detection, metrics)
+    sample_ids = np.array((raw / "train_ids.txt").read_text().splitlines())
+    tables, records = [], []
+    for r, run in enumerate(plan):
+        members = labels[r] != runs.NOT_IN_RUN
+        tables.append(pd.DataFrame({
+            "noise_kind": run.noise_kind, "regime": run.regime, "seed": run.seed,
+            "sample_id": sample_ids[members],
+            "original_label": original[members],
+            "given_label": labels[r, members],
+            "label_quality": quality[r, members],
+            "flagged": flagged[r, members].astype(int),
+            "suggested_label": suggested[r, members],
+        }))
+        records.append({"noise_kind": run.noise_kind, "regime": run.regime, "seed": run.seed,
+                        **detection_metrics(flagged[r, members], flipped[r, members], quality[r, members]),
+                        **label_errors(original[members], labels[r, members], flagged[r, members],
+                                       suggested[r, members]),
+                        "by_filter": {method: detection_metrics(mask, flipped[r, members])
+                                      for method, mask in flags[r].items()}})
+        print(f"noise {noise_level} {run}: flagged {records[-1]['flagged']}, injected {records[-1]['injected']}")
+    csv = pd.concat(tables).to_csv(index=False, float_format="%.6f", lineterminator="\n")
+    artifacts.save_arrays(args.out, {"flagged": flagged, "quality": quality, "suggested": suggested,
+                                     "suggested_prob": suggested_prob}, extra={"label_issues.csv": csv})
+    artifacts.save_json(args.detection, {"noise_level": noise_level, "runs": records})
 
 
 if __name__ == "__main__":

@@ -1,7 +1,11 @@
-"""Stage inject_noise: flip exactly round(noise_level * n) training labels, each to another class.
+"""Stage inject_noise: the noisy training labels of every run of one noise level.
 
-The test set is never touched. Writes a folder with the noisy labels (`labels.npy`) and the
-ground-truth mask of flipped samples (`flipped.npy`); the original labels stay in the raw folder.
+A run is a noise kind x regime x seed (labelsweep.runs). Its training set is the whole training set,
+or a regime's stratified `train_size` subsample drawn with the run's seed; in it exactly
+round(noise_level * n) labels are flipped (labelsweep.noise), each to another class. The test set is
+never touched. Writes a folder: `labels.npy` (one row per run, -1 outside a run's training set),
+`flipped.npy` (the ground-truth mask of flipped samples, same shape) and `runs.csv` (the row order);
+the original labels stay in the raw folder.
 """
 
 import argparse
@@ -9,25 +13,59 @@ from pathlib import Path
 
 import numpy as np
 
-from labelsweep import artifacts, config, stage
-from labelsweep.noise import inject_symmetric_noise
+from labelsweep import artifacts, config, runs, stage
+from labelsweep.noise import inject_noise
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--dataset", required=True)
     parser.add_argument("--noise-level", type=float, required=True)
     parser.add_argument("--raw", required=True, help="the download stage's folder")
     parser.add_argument("--out", required=True, help="output folder")
+    # params.yaml `runs`, spelled out by DVC (`${runs}`):
+    parser.add_argument("--noise_kinds", nargs="+", required=True, help="noise kinds: symmetric, class_conditional")
+    parser.add_argument("--regimes", nargs="+", required=True, help="default, or regimes under <dataset>.regimes")
+    parser.add_argument("--seeds", nargs="+", type=int, required=True, help="one run per seed")
     args = parser.parse_args()
-    params = config.load_params()
+    section = config.load_params(args.dataset)[args.dataset]
     noise_level = config.check_level(args.noise_level, "noise-level", upper_inclusive=False)
+    grid = config.check_runs({"noise_kinds": args.noise_kinds, "regimes": args.regimes, "seeds": args.seeds},
+                             {args.dataset: section})
+    plan = runs.plan(grid["noise_kinds"], grid["regimes"], grid["seeds"], section)
+    skipped = sorted(set(grid["regimes"]) - {run.regime for run in plan})
+    if skipped:
+        print(f"{args.dataset}: regimes {', '.join(skipped)} set to null under {args.dataset}.regimes: not run")
 
     true_labels = np.load(Path(args.raw) / "train_labels.npy")
-    n_classes = len(artifacts.load_classes(args.raw))
+    classes = artifacts.load_classes(args.raw)
+    confusable = None
+    if "class_conditional" in grid["noise_kinds"]:
+        mapping = section["confusable"]
+        if sorted(mapping) != sorted(classes) or not set(mapping.values()) <= set(classes) or any(
+                mapping[c] == c for c in classes):
+            raise config.ConfigError(f"params.yaml: {args.dataset}.confusable must map every class name to another "
+                                     f"class name; the classes are {', '.join(classes)}")
+        confusable = np.array([classes.index(mapping[c]) for c in classes])
+
+    labels = np.full((len(plan), len(true_labels)), runs.NOT_IN_RUN, dtype=np.int64)
+    flipped = np.zeros(labels.shape, dtype=bool)
     with stage.work():
-        noisy_labels, flipped = inject_symmetric_noise(true_labels, noise_level, n_classes, params["seed"])
-    print(f"noise {noise_level}: flipped {flipped.sum()} of {len(true_labels)} labels")
-    artifacts.save_arrays(args.out, {"labels": noisy_labels, "flipped": flipped})
+        for i, run in enumerate(plan):
+            train_size = runs.regime_settings(section, run.regime)[1]
+            members = np.arange(len(true_labels))
+            if train_size is not None:
+                if train_size >= len(true_labels):
+                    raise config.ConfigError(
+                        f"params.yaml: {args.dataset}.regimes.{run.regime}.train_size = {train_size} is not allowed: "
+                        f"there are only {len(true_labels)} training samples")
+                from labelsweep.datasets import stratified_indices
+
+                members = np.sort(stratified_indices(true_labels, train_size, run.seed)[0])
+            labels[i, members], flipped[i, members] = inject_noise(
+                true_labels[members], noise_level, len(classes), run.seed, run.noise_kind, confusable)
+            print(f"noise {noise_level} {run}: flipped {flipped[i].sum()} of {len(members)} labels")
+    artifacts.save_arrays(args.out, {"labels": labels, "flipped": flipped}, extra={"runs.csv": runs.table_csv(plan)})
 
 
 if __name__ == "__main__":

@@ -1,9 +1,11 @@
-"""Stage train_eval: train the baseline and every threshold cell of one noise level; test accuracy.
+"""Stage train_eval: train every cell of every run of one noise level; test accuracy.
 
-Model 0 trains on the noisy labels as they are (the baseline); model 1+i on threshold cell i's
-cleaned labels (-1 = pruned). All of them start from the same weights and see the same batches, and
-train together (labelsweep.training), so differences between cells come from the labels alone.
-Writes the test-set predictions of every model and a table with one row per model.
+The cells (apply_prune_relabel) are the baseline, the prune/relabel threshold grid and the
+strategies and controls of each run. The cells of runs that share a regime and a seed start from the
+same weights, see the same batches and train together (labelsweep.training), so differences between
+them come from their labels alone; identical training sets (e.g. the true labels of two noise kinds,
+or keep-rest at t=0 and the baseline) are trained once. Writes the test-set predictions of every cell
+and a table with one row per cell.
 """
 
 import argparse
@@ -12,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from labelsweep import artifacts, config, stage
+from labelsweep import artifacts, config, runs, stage
 from labelsweep.cleaning import PRUNED
 
 
@@ -23,35 +25,43 @@ def main() -> None:
     parser.add_argument("--raw", required=True, help="the download stage's folder")
     parser.add_argument("--noisy", required=True, help="the inject_noise stage's folder")
     parser.add_argument("--cleaned", required=True, help="the apply_prune_relabel stage's folder")
-    parser.add_argument("--predictions", required=True, help="output .npy: test predictions, one row per model")
-    parser.add_argument("--accuracy", required=True, help="output CSV: one row per model")
+    parser.add_argument("--predictions", required=True, help="output .npy: test predictions, one row per cell")
+    parser.add_argument("--accuracy", required=True, help="output CSV: one row per cell")
     args = parser.parse_args()
     params = config.load_params(args.dataset)
     noise_level = config.check_level(args.noise_level, "noise-level", upper_inclusive=False)
 
-    (given,) = artifacts.load_arrays(args.noisy, "labels")
-    cleaned, prune_shares = artifacts.load_arrays(args.cleaned, "labels", "prune_shares")
-    labels = np.vstack([given, cleaned])
+    plan = runs.load(args.noisy)
+    (labels,) = artifacts.load_arrays(args.cleaned, "labels")
+    cells = pd.read_csv(Path(args.cleaned) / "cells.csv")
     if not (labels != PRUNED).any(axis=1).all():
-        raise stage.DataError(f"{args.cleaned}: a threshold cell prunes every training sample, nothing is left "
-                              "to train on")
+        raise stage.DataError(f"{args.cleaned}: a cell prunes every training sample, nothing is left to train on")
     raw = Path(args.raw)
     n_classes = len(artifacts.load_classes(raw))
 
     from labelsweep.training import fit, predict_proba
 
-    models = fit(np.load(raw / "train_images.npy"), labels, n_classes, params[args.dataset]["train"],
-                 params["seed"], desc=f"{args.dataset} noise {noise_level}: {len(labels)} models")
-    predicted = predict_proba(models, np.load(raw / "test_images.npy")).argmax(axis=-1).astype(np.int16)
-    test_labels = np.load(raw / "test_labels.npy")
+    images, test_images = np.load(raw / "train_images.npy"), np.load(raw / "test_images.npy")
+    predicted = np.empty((len(labels), len(test_images)), dtype=np.int16)
+    for regime, seed, group in runs.groups(plan):
+        rows = np.flatnonzero(cells.run.isin(group))
+        unique, which = np.unique(labels[rows], axis=0, return_inverse=True)
+        models = fit(images, unique, n_classes, runs.regime_settings(params[args.dataset], regime)[0], seed,
+                     desc=f"{args.dataset} noise {noise_level} {regime} seed {seed}: {len(unique)} models")
+        predicted[rows] = predict_proba(models, test_images).argmax(axis=-1)[which.ravel()]
+
+    original = np.load(raw / "train_labels.npy")
+    kept = (labels != PRUNED)
     table = pd.DataFrame({
         "noise_level": noise_level,
-        "strategy": ["baseline"] + ["prune_relabel"] * len(prune_shares),
-        "prune_share": [np.nan, *prune_shares],
-        "test_accuracy": (predicted == test_labels).mean(axis=1).round(6),
-        "train_samples": (labels != PRUNED).sum(axis=1),
-        "pruned": (labels == PRUNED).sum(axis=1),
-        "changed_labels": ((labels != given) & (labels != PRUNED)).sum(axis=1),
+        "noise_kind": [plan[r].noise_kind for r in cells.run],
+        "regime": [plan[r].regime for r in cells.run],
+        "seed": [plan[r].seed for r in cells.run],
+        "strategy": cells.strategy,
+        "prune_share": cells.prune_share,
+        "test_accuracy": (predicted == np.load(raw / "test_labels.npy")).mean(axis=1).round(6),
+        "train_samples": kept.sum(axis=1),
+        "wrong_labels": (kept & (labels != original)).sum(axis=1),
     })
     print(table.to_string(index=False))
     artifacts.save_npy(args.predictions, predicted)

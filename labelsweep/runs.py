@@ -1,0 +1,67 @@
+"""The runs inside one noise level: every noise kind x regime x seed, and how they are stored.
+
+A level's stages handle all of its runs in one process (dvc.yaml never goes finer than a dataset and
+a noise level). A run's seed draws its noise, its folds, its models' initial weights and batch order,
+and a regime's training subsample. A *regime* is a training setting: ``default`` is the dataset's
+``train`` section; any other is a named entry of ``<dataset>.regimes`` that overrides some of those
+settings and may train on a stratified subsample (``train_size``), e.g. a model that fits its wrong
+labels. A dataset may set a regime to null: it does not run it (the stage says so).
+
+Every per-sample array of a level has one row per run (or per cell) over *all* training samples; a
+sample outside a run's training subsample has label :data:`NOT_IN_RUN`, which the training loop
+skips like a pruned sample. ``runs.csv``, written by inject_noise, gives the row order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pandas as pd
+
+NOT_IN_RUN = -1  # the label of a training sample outside a run's training set (= training.EXCLUDED)
+DEFAULT_REGIME = "default"
+
+
+@dataclass(frozen=True)
+class Run:
+    noise_kind: str
+    regime: str
+    seed: int
+
+
+def plan(noise_kinds: list[str], regimes: list[str], seeds: list[int], section: dict) -> list[Run]:
+    """The runs of one dataset's level, in a fixed order: the regimes the dataset does not run are left out."""
+    defined = section.get("regimes") or {}
+    return [Run(kind, regime, seed) for regime in regimes
+            if regime == DEFAULT_REGIME or defined.get(regime) is not None
+            for kind in noise_kinds for seed in seeds]
+
+
+def regime_settings(section: dict, regime: str) -> tuple[dict, int | None]:
+    """``(train, train_size)``: the dataset's training settings under `regime`, and its subsample size."""
+    if regime == DEFAULT_REGIME:
+        return dict(section["train"]), None
+    overrides = dict(section["regimes"][regime])
+    train_size = overrides.pop("train_size", None)
+    return {**section["train"], **overrides}, train_size
+
+
+def table_csv(runs: list[Run]) -> str:
+    """``runs.csv``'s text (one row per run, in row order), for :func:`labelsweep.artifacts.save_arrays`."""
+    return pd.DataFrame([asdict(run) for run in runs]).to_csv(index=False, lineterminator="\n")
+
+
+def load(folder: str | Path) -> list[Run]:
+    """The runs of a level, in row order, from the inject_noise folder's ``runs.csv``."""
+    table = pd.read_csv(Path(folder) / "runs.csv")
+    return [Run(row.noise_kind, row.regime, int(row.seed)) for row in table.itertuples()]
+
+
+def groups(runs: list[Run]) -> Iterator[tuple[str, int, list[int]]]:
+    """``(regime, seed, row indices)``: runs that share a regime and a seed share their training samples,
+    settings, initial weights and batch order, so their models can train together."""
+    keys = dict.fromkeys((run.regime, run.seed) for run in runs)
+    for regime, seed in keys:
+        yield regime, seed, [i for i, run in enumerate(runs) if (run.regime, run.seed) == (regime, seed)]
