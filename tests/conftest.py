@@ -111,23 +111,36 @@ def copy_project(src: Path, dest: Path) -> Path:
     return dest
 
 
+# The runs of the tiny sweeps: both noise kinds, the dataset's own training and a `small` regime, one seed.
+TINY_RUNS = {"noise_kinds": ["symmetric", "class_conditional"], "regimes": ["default", "small"], "seeds": [0]}
+
+
 def tiny_fashion_params(params: dict) -> dict:
-    """A few thousand Fashion-MNIST samples, 2 noise levels, 2 thresholds, 2 folds, 1 epoch."""
+    """A few thousand Fashion-MNIST samples, 2 noise levels, 2 thresholds, 2 folds, 1 epoch; runs: both noise
+    kinds, one seed, the default regime only (`small` is set to null: Fashion-MNIST does not run it)."""
     params = copy.deepcopy(params)
-    params.update(datasets=["fashion_mnist"], noise=[0.0, 0.2], thresholds=[0.0, 1.0])
+    params.update(datasets=["fashion_mnist"], noise=[0.0, 0.2], thresholds=[0.0, 1.0], runs=copy.deepcopy(TINY_RUNS))
     params["cleanlab"]["folds"] = 2
     params["fashion_mnist"]["data"].update(train_subsample=2000, test_subsample=500)
     params["fashion_mnist"]["train"].update(epochs=1)
+    params["fashion_mnist"]["regimes"] = {"small": None}
     return params
 
 
+# The generated image folder's classes (tests/test_pipeline.py) and the class a class_conditional flip gives each.
+TINY_CONFUSABLE = {"one": "two", "two": "three", "three": "one"}
+
+
 def tiny_custom_params(params: dict, images: Path) -> dict:
-    """The `custom` image-folder dataset at `images`, 2 noise levels, 2 thresholds, 2 folds, a small CNN."""
+    """The `custom` image-folder dataset at `images`, 2 noise levels, 2 thresholds, 2 folds, a small CNN; runs:
+    both noise kinds, one seed, the default regime and `small` (a stratified 24-sample subsample, 3 epochs)."""
     params = copy.deepcopy(params)
-    params.update(datasets=["custom"], noise=[0.0, 0.2], thresholds=[0.0, 1.0])
+    params.update(datasets=["custom"], noise=[0.0, 0.2], thresholds=[0.0, 1.0], runs=copy.deepcopy(TINY_RUNS))
     params["cleanlab"]["folds"] = 2
     params["custom"]["data"].update(path=str(images), image_size=12, test_share=0.25)
     params["custom"]["train"].update(epochs=5, width=4, batch_size=8)
+    params["custom"]["regimes"] = {"small": {"train_size": 24, "epochs": 3}}
+    params["custom"]["confusable"] = dict(TINY_CONFUSABLE)
     return params
 
 
@@ -138,3 +151,21 @@ def dvc(project: Path, *args: str, check: bool = True, **env: str) -> subprocess
 def stages_run(output: str) -> list[str]:
     """Names of the stages a `dvc repro`/`dvc exp run` ran, from its output."""
     return [line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage '")]
+
+
+# The stages up to train_eval: every stage but plot (being rewritten for the runs layout). `dvc repro UPTO`
+# reproduces them (a matrix stage's name targets all of its entries, and DVC adds what they depend on).
+UPTO = "train_eval"
+
+
+def is_plot(stage: str) -> bool:
+    return stage.split("@")[0] == "plot"
+
+
+def save_runs(folder: Path, labels: np.ndarray, flipped: np.ndarray, runs: list[tuple[str, str, int]]) -> Path:
+    """An inject_noise folder written by hand: labels and flipped masks (one row per run), and runs.csv."""
+    folder.mkdir(parents=True)
+    np.save(folder / "labels.npy", np.atleast_2d(labels).astype(np.int64))
+    np.save(folder / "flipped.npy", np.atleast_2d(flipped).astype(bool))
+    (folder / "runs.csv").write_text("noise_kind,regime,seed\n" + "".join(f"{k},{r},{s}\n" for k, r, s in runs))
+    return folder

@@ -1,28 +1,50 @@
 """A made-up sweep in the plot stage's input formats, so that the plot stage and its page run without training.
 
-`write_sweep` writes, under a project folder, what the stages before plot leave for one dataset: the download
-stage's arrays (data/<dataset>/raw), each level's find_issues arrays and detection record, and each level's
-train_eval table (baseline + one row per prune share). Accuracies follow a smooth, seeded pattern (falling with
-noise; cleanlab's gain rising with noise and with the prune share) so the figures have something to show.
+`write_sweep` writes, under a project folder, what the stages before plot leave for one dataset, in the layout of
+the runs (issue 12; labelsweep.runs): the download stage's arrays (data/<dataset>/raw) and summary; each level's
+inject_noise folder (labels and flip masks, one row per run, -1 outside a run's subsample, and runs.csv); its
+find_issues arrays (one row per run), label_issues.csv and detection record ({"noise_level", "runs": [one record
+per run, with by_filter]}); and its train_eval table (one row per cell: the baseline, prune_relabel per share and
+the strategies, for every run). Noise, cells and scores come from the real functions (labelsweep.noise,
+labelsweep.cleaning); only cleanlab's flags and the accuracies are made up. Accuracies follow a smooth, seeded
+pattern (falling with noise; cleanlab's gain rising with noise and with the prune share) so the figures have
+something to show. tests/test_pipeline.py checks that this layout is the real stages'.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from labelsweep import artifacts
-from labelsweep.cleaning import detection_metrics, label_errors
-from labelsweep.config import FILTER_BY
+from labelsweep import artifacts, runs
+from labelsweep.cleaning import PRUNED, detection_metrics, label_errors, training_cells
+from labelsweep.config import FILTER_BY, STRATEGIES
+from labelsweep.noise import inject_noise
 
 CLASSES = ["i", "ii", "iii", "iv", "v"]
+# The runs of every level (noise kind, regime, seed) unless told otherwise: the study's shape, smaller.
+RUNS = [runs.Run(kind, regime, seed) for regime in ("default", "memorise")
+        for kind in ("symmetric", "class_conditional") for seed in (0, 1)]
+REGIME_SIZES = {"memorise": 40}  # a regime's training subsample (train_size); other regimes train on every sample
+# A made-up accuracy offset per cell kind, on top of the baseline's (see _accuracy).
+OFFSETS = {"perfect_detection": 0.04, "random_removal": -0.01, "confident_relabel": 0.02}
 
 
 def write_sweep(project: Path, dataset: str, levels: list[float], shares: list[float], seed: int = 0,
-                samples: int = 60) -> None:
+                samples: int = 60, *, plan: list[runs.Run | tuple[str, str, int]] | None = None,
+                strategies: list[str] | tuple[str, ...] = STRATEGIES, regime_sizes: dict[str, int] | None = None,
+                confident_min: float = 0.95) -> None:
+    """Write the made-up sweep of `dataset` at `levels` with the prune-share grid `shares`.
+
+    `plan` (default :data:`RUNS`) are the runs of every level, `regime_sizes` (default :data:`REGIME_SIZES`) the
+    training subsample of a regime, `strategies` the cells besides the baseline and the grid.
+    """
+    plan = [run if isinstance(run, runs.Run) else runs.Run(*run) for run in (RUNS if plan is None else plan)]
+    sizes = REGIME_SIZES if regime_sizes is None else regime_sizes
     rng = np.random.default_rng(seed)
     raw = project / "data" / dataset / "raw"
     raw.mkdir(parents=True, exist_ok=True)
@@ -30,30 +52,79 @@ def write_sweep(project: Path, dataset: str, levels: list[float], shares: list[f
     images = (rng.random((samples, 1, 12, 12)) * 255).astype(np.uint8)
     np.save(raw / "train_images.npy", images)
     np.save(raw / "train_labels.npy", truth)
-    ids = [f"train/{CLASSES[c]}/{i:04d}abcdefgh.png" for i, c in enumerate(truth)]
+    ids = np.array([f"train/{CLASSES[c]}/{i:04d}abcdefgh.png" for i, c in enumerate(truth)])
     (raw / "train_ids.txt").write_text("".join(f"{i}\n" for i in ids))
     (raw / "classes.json").write_text(json.dumps(CLASSES))
     results = project / "data" / dataset
     artifacts.save_json(results / "summary.json", {"train_samples": samples, "test_samples": samples,
                                                    "classes": CLASSES, "image_shape": [1, 12, 12], "dedup": None})
+    confusable = (np.arange(len(CLASSES)) + 1) % len(CLASSES)  # i -> ii -> ... -> v -> i
+    members = {}  # a regime and seed's training subsample, shared by the noise kinds
+    for run in plan:
+        if (run.regime, run.seed) not in members:
+            size = sizes.get(run.regime)
+            chosen = np.random.default_rng([seed, run.seed]).permutation(samples)[:size]
+            members[run.regime, run.seed] = np.arange(samples) if size is None else np.sort(chosen)
+
     for level in levels:
-        flipped = rng.permutation(samples) < round(level * samples)
-        given = np.where(flipped, (truth + 1) % len(CLASSES), truth)
-        quality = np.where(flipped, rng.random(samples) * 0.4, 0.3 + rng.random(samples) * 0.7).astype(np.float32)
-        flagged = quality < 0.35
-        suggested = np.where(flagged, truth, given)
+        shape = (len(plan), samples)
+        labels, flipped = np.full(shape, runs.NOT_IN_RUN, dtype=np.int64), np.zeros(shape, dtype=bool)
+        flagged, quality = np.zeros(shape, dtype=bool), np.full(shape, np.nan, dtype=np.float32)
+        suggested, suggested_prob = labels.copy(), np.full(shape, np.nan, dtype=np.float32)
+        tables, records, accuracy = [], [], []
+        for r, run in enumerate(plan):
+            inside = members[run.regime, run.seed]
+            labels[r, inside], flipped[r, inside] = inject_noise(truth[inside], level, len(CLASSES), run.seed,
+                                                                 run.noise_kind, confusable)
+            n = len(inside)
+            flips = flipped[r, inside]
+            quality[r, inside] = np.where(flips, rng.random(n) * 0.4, 0.3 + rng.random(n) * 0.7)
+            flagged[r, inside] = quality[r, inside] < 0.35
+            flags = flagged[r, inside]
+            suggested[r, inside] = np.where(flags, truth[inside], labels[r, inside])
+            suggested_prob[r, inside] = np.where(flags, 0.5 + rng.random(n) * 0.5, np.nan)
+            given, q = labels[r, inside], quality[r, inside]
+            tables.append(pd.DataFrame({
+                "noise_kind": run.noise_kind, "regime": run.regime, "seed": run.seed, "sample_id": ids[inside],
+                "original_label": truth[inside], "given_label": given, "label_quality": q,
+                "flagged": flags.astype(int), "suggested_label": suggested[r, inside]}))
+            # The detection record as find_issues writes it, from the same functions.
+            by_filter = {method: detection_metrics(q < threshold, flips)
+                         for method, threshold in zip(FILTER_BY, np.linspace(0.25, 0.45, len(FILTER_BY)))}
+            records.append({"noise_kind": run.noise_kind, "regime": run.regime, "seed": run.seed,
+                            **detection_metrics(flags, flips, q),
+                            **label_errors(truth[inside], given, flags, suggested[r, inside]),
+                            "by_filter": by_filter})
+            cells = training_cells(given, truth[inside], flips, flags, q, suggested[r, inside],
+                                   suggested_prob[r, inside], sorted(shares), list(strategies), confident_min,
+                                   np.random.default_rng([seed, r]))
+            for strategy, share, cell in cells:
+                kept = cell != PRUNED
+                accuracy.append({
+                    "noise_level": level, "noise_kind": run.noise_kind, "regime": run.regime, "seed": run.seed,
+                    "strategy": strategy, "prune_share": share,
+                    "test_accuracy": _accuracy(level, run, strategy, share, rng),
+                    "train_samples": int(kept.sum()), "wrong_labels": int((kept & (cell != truth[inside])).sum())})
+        artifacts.save_arrays(project / "data" / dataset / "noisy" / artifacts.level_name(level),
+                              {"labels": labels, "flipped": flipped}, extra={"runs.csv": runs.table_csv(plan)})
+        csv = pd.concat(tables).to_csv(index=False, float_format="%.6f", lineterminator="\n")
         artifacts.save_arrays(artifacts.issues_dir(project / "data" / dataset / "issues", level),
-                              {"given": given, "flagged": flagged, "quality": quality, "suggested": suggested},
-                              extra={"label_issues.csv": "sample_id\n"})
-        # The detection record as find_issues writes it, from the same functions.
-        by_filter = {method: detection_metrics(quality < threshold, flipped)
-                     for method, threshold in zip(FILTER_BY, np.linspace(0.25, 0.45, len(FILTER_BY)))}
-        artifacts.save_json(artifacts.detection_json(results, level), {
-            "noise_level": level, **detection_metrics(flagged, flipped, quality),
-            **label_errors(truth, given, flagged, suggested), "by_filter": by_filter})
-        baseline = 0.9 - 0.6 * level**2
-        accuracy = [baseline, *(baseline + level * (0.05 * share - 0.02) + rng.normal(0, 0.002) for share in shares)]
-        artifacts.save_csv(artifacts.accuracy_csv(results, level), pd.DataFrame({
-            "noise_level": level, "strategy": ["baseline"] + ["prune_relabel"] * len(shares),
-            "prune_share": [np.nan, *shares], "test_accuracy": np.round(accuracy, 6),
-            "train_samples": samples, "pruned": 0, "changed_labels": 0}))
+                              {"flagged": flagged, "quality": quality, "suggested": suggested,
+                               "suggested_prob": suggested_prob}, extra={"label_issues.csv": csv})
+        artifacts.save_json(artifacts.detection_json(results, level), {"noise_level": level, "runs": records})
+        artifacts.save_csv(artifacts.accuracy_csv(results, level), pd.DataFrame(accuracy))
+
+
+def _accuracy(level: float, run: runs.Run, strategy: str, share: float, rng: np.random.Generator) -> float:
+    """A made-up test accuracy: falling with noise (more for class_conditional noise and the memorising regime),
+    cleanlab's gain rising with noise and the share, the true labels at the top; a little seeded jitter."""
+    baseline = 0.9 - 0.6 * level**2 - (0.05 * level if run.noise_kind == "class_conditional" else 0)
+    baseline -= 0.1 * level if run.regime != "default" else 0
+    if strategy == "true_labels":
+        value = 0.9
+    elif strategy in ("prune_relabel", "keep_rest"):
+        value = baseline + level * (0.05 * share - 0.02) * (0.5 if strategy == "keep_rest" else 1)
+    else:
+        value = baseline + level * OFFSETS.get(strategy, 0)
+    jitter = 0 if strategy == "true_labels" or (strategy == "baseline" and math.isclose(level, 0)) else 1
+    return round(float(value + jitter * rng.normal(0, 0.002) + 0.001 * run.seed), 6)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from labelsweep import artifacts
+from labelsweep import artifacts, runs
 
 
 class Boom(RuntimeError):
@@ -103,7 +103,7 @@ def test_save_arrays_failing_midway_keeps_the_old_folder_and_leaves_no_temporary
             raise Boom
 
     with pytest.raises(Boom):
-        artifacts.save_arrays(folder, {"prune_shares": np.zeros(2), "labels": Unsaveable()})
+        artifacts.save_arrays(folder, {"flipped": np.zeros(2), "labels": Unsaveable()}, extra={"cells.csv": "run\n"})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cleaned"]
     assert sorted(p.name for p in folder.iterdir()) == ["labels.npy"]
     assert (folder / "labels.npy").read_bytes() == b"old"
@@ -121,3 +121,24 @@ def test_json_and_csv_outputs_are_written_through_the_same_rename(tmp_path, monk
     assert renamed == ["detection.json", "accuracy.csv"]
     assert (tmp_path / "detection.json").read_text() == '{\n  "flagged": 3\n}\n'
     assert (tmp_path / "accuracy.csv").read_text() == "a\n1\n"
+
+
+def test_runs_csv_gives_the_row_order_of_a_level_and_groups_runs_that_train_together(tmp_path):
+    """runs.csv, written with the arrays as one output, reads back as the same runs in the same order; runs of one
+    regime and seed are grouped (their models train together), in order of first appearance; a regime the dataset
+    sets to null is left out of the plan."""
+    section = {"train": {"epochs": 5}, "regimes": {"memorise": {"train_size": 10, "epochs": 60}, "huge": None}}
+    plan = runs.plan(["symmetric", "class_conditional"], ["default", "memorise", "huge"], [2, 0], section)
+    assert [(r.noise_kind, r.regime, r.seed) for r in plan] == [
+        ("symmetric", "default", 2), ("symmetric", "default", 0), ("class_conditional", "default", 2),
+        ("class_conditional", "default", 0), ("symmetric", "memorise", 2), ("symmetric", "memorise", 0),
+        ("class_conditional", "memorise", 2), ("class_conditional", "memorise", 0)]
+    artifacts.save_arrays(tmp_path / "noisy", {"labels": np.zeros((len(plan), 3), np.int64)},
+                          extra={"runs.csv": runs.table_csv(plan)})
+    assert (tmp_path / "noisy" / "runs.csv").read_text().splitlines()[:2] == ["noise_kind,regime,seed",
+                                                                              "symmetric,default,2"]
+    assert runs.load(tmp_path / "noisy") == plan
+    assert list(runs.groups(plan)) == [("default", 2, [0, 2]), ("default", 0, [1, 3]), ("memorise", 2, [4, 6]),
+                                       ("memorise", 0, [5, 7])]
+    assert runs.regime_settings(section, "memorise") == ({"epochs": 60}, 10)
+    assert runs.regime_settings(section, "default") == ({"epochs": 5}, None)

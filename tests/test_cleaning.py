@@ -1,12 +1,18 @@
-"""Pruning and relabelling the flagged samples (the lowest-quality share pruned), the apply_prune_relabel stage,
-and the detection scores against the injected flips."""
+"""Pruning and relabelling the flagged samples (the lowest-quality share pruned), the other training cells of a
+run (keep the rest, perfect detection, random removal, true labels, confident relabelling), the
+apply_prune_relabel stage, and the detection scores against the injected flips."""
+
+import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from labelsweep.cleaning import PRUNED, cleaned_labels, detection_metrics, split_flagged
+from labelsweep.cleaning import PRUNED, cleaned_labels, detection_metrics, kept_labels, split_flagged, training_cells
+from labelsweep.config import STRATEGIES
+from labelsweep.noise import noise_rng
 
-from .conftest import checkout, run_stage
+from .conftest import checkout, run_stage, save_runs, write_raw
 
 # 10 samples; 6 flagged (1, 2, 4, 5, 7, 9) with these label qualities:
 QUALITY = np.array([0.9, 0.05, 0.4, 0.8, 0.2, 0.3, 0.7, 0.1, 0.6, 0.5])
@@ -75,18 +81,114 @@ def test_undefined_metrics_are_none_not_made_up():
     assert m["precision"] == 0 and m["recall"] is None and m["auroc"] is None
 
 
-def stage_folder(tmp_path, params, thresholds) -> None:
-    """A checkout with the hand-made case above as the inject_noise and find_issues outputs."""
-    params["thresholds"] = thresholds
+
+# The hand-made run of the cells below: 10 samples, the same 6 flagged, 3 injected flips (1, 7 and 8) of the
+# original labels; the suggestions (the next class) with their probabilities.
+ORIGINAL = np.array([0, 2, 2, 0, 1, 2, 0, 0, 0, 0])
+GIVEN = np.arange(10) % 3  # 0 1 2 0 1 2 0 1 2 0: differs from ORIGINAL at 1, 7 and 8
+FLIPPED = GIVEN != ORIGINAL
+SUGGESTED = np.where(FLAGGED, (GIVEN + 1) % 3, GIVEN)
+SUGGESTED_PROB = np.array([np.nan, 0.97, 0.95, np.nan, 0.5, 0.949, np.nan, 0.99, np.nan, 0.2], dtype=np.float32)
+SUGGESTED_PROB[~FLAGGED] = np.nan  # what find_issues writes for an unflagged sample
+
+
+def cells(thresholds=(0.0, 0.5, 1.0), strategies=STRATEGIES, minimum=0.95, seed=0) -> dict:
+    made = training_cells(GIVEN, ORIGINAL, FLIPPED, FLAGGED, QUALITY, SUGGESTED, SUGGESTED_PROB, list(thresholds),
+                          list(strategies), minimum, np.random.default_rng(seed))
+    return {(strategy, None if math.isnan(share) else share): labels.tolist() for strategy, share, labels in made}
+
+
+def test_a_run_has_the_baseline_the_grid_then_the_strategies_in_a_fixed_order():
+    """Baseline, prune_relabel per threshold, keep_rest per threshold, then perfect detection, random removal, true
+    labels and confident relabelling (each once, prune share NaN); with no strategies, the baseline and the grid."""
+    made = training_cells(GIVEN, ORIGINAL, FLIPPED, FLAGGED, QUALITY, SUGGESTED, SUGGESTED_PROB, [0.0, 1.0],
+                          list(STRATEGIES), 0.95, np.random.default_rng(0))
+    assert [(strategy, None if math.isnan(share) else share) for strategy, share, _ in made] == [
+        ("baseline", None), ("prune_relabel", 0.0), ("prune_relabel", 1.0), ("keep_rest", 0.0), ("keep_rest", 1.0),
+        ("perfect_detection", None), ("random_removal", None), ("true_labels", None), ("confident_relabel", None)]
+    assert all(labels.dtype == np.int64 and labels.shape == (10,) for _, _, labels in made)
+    assert list(cells((0.5,), [])) == [("baseline", None), ("prune_relabel", 0.5)]
+    assert cells()[("baseline", None)] == GIVEN.tolist()
+
+
+def test_perfect_detection_prunes_exactly_the_injected_flips():
+    assert cells()[("perfect_detection", None)] == [0, -1, 2, 0, 1, 2, 0, -1, -1, 0]
+
+
+def test_true_labels_are_the_original_labels():
+    assert cells()[("true_labels", None)] == ORIGINAL.tolist()
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_random_removal_prunes_as_many_samples_as_are_flagged_chosen_by_its_generator(seed):
+    """6 samples pruned (as many as flagged), the others keep their given label; which 6 is the generator's
+    choice (numpy's choice without replacement), so it changes with the seed and not with the other strategies."""
+    row = np.array(cells(seed=seed)[("random_removal", None)])
+    assert (row == PRUNED).sum() == FLAGGED.sum() == 6
+    assert np.array_equal(row[row != PRUNED], GIVEN[row != PRUNED])
+    chosen = np.random.default_rng(seed).choice(10, size=6, replace=False)
+    assert sorted(np.flatnonzero(row == PRUNED).tolist()) == sorted(chosen.tolist())
+    assert cells(seed=seed, strategies=["random_removal"])[("random_removal", None)] == row.tolist()
+
+
+@pytest.mark.parametrize("share, pruned", [(0.0, []), (0.5, [1, 4, 7]), (1.0, [1, 2, 4, 5, 7, 9])])
+def test_keep_rest_prunes_what_prune_relabel_prunes_and_keeps_the_other_flagged_as_given(share, pruned):
+    """At each threshold keep_rest prunes the very samples prune_relabel prunes (the lowest-quality share) and keeps
+    the other flagged samples with their given label, where prune_relabel relabels them."""
+    made = cells()
+    keep, relabel = np.array(made[("keep_rest", share)]), np.array(made[("prune_relabel", share)])
+    assert np.flatnonzero(keep == PRUNED).tolist() == np.flatnonzero(relabel == PRUNED).tolist() == pruned
+    kept = keep != PRUNED
+    assert np.array_equal(keep[kept], GIVEN[kept])
+    assert np.array_equal(keep, kept_labels(GIVEN, FLAGGED, QUALITY, share))
+
+
+def test_keep_rest_at_0_is_the_baseline_and_at_1_is_prune_all():
+    made = cells()
+    assert made[("keep_rest", 0.0)] == made[("baseline", None)] == GIVEN.tolist()
+    assert made[("keep_rest", 1.0)] == made[("prune_relabel", 1.0)] == [0, -1, -1, 0, -1, -1, 0, -1, 2, -1]
+
+
+@pytest.mark.parametrize("minimum, row", [
+    # flagged 1 (.97), 2 (.95), 4 (.5), 5 (.949), 7 (.99), 9 (.2): relabelled to the next class at >= minimum
+    (0.95, [0, 2, 0, 0, -1, -1, 0, 2, 2, -1]),  # .95 itself is sure enough
+    (0.98, [0, -1, -1, 0, -1, -1, 0, 2, 2, -1]),
+    (1.0, [0, -1, -1, 0, -1, -1, 0, -1, 2, -1]),  # nothing that sure: every flagged sample pruned
+    (0.1, [0, 2, 0, 0, 2, 0, 0, 2, 2, 1]),  # everything sure: relabel all (prune_relabel at 0)
+])
+def test_confident_relabel_relabels_the_sure_flagged_samples_and_prunes_the_others(minimum, row):
+    """A flagged sample whose suggested label has probability >= confident_relabel_min takes that label, every
+    other flagged sample is pruned, an unflagged one keeps its given label (its NaN probability is never 'sure')."""
+    assert cells(minimum=minimum)[("confident_relabel", None)] == row
+    if minimum == 0.1:
+        assert row == cells()[("prune_relabel", 0.0)]
+
+
+def stage_folder(tmp_path, params, thresholds, strategies=()) -> None:
+    """A checkout with the hand-made run above as the inject_noise and find_issues outputs (one run), and a second
+    run on a subsample (samples 2, 3 and 4 outside it) in which only sample 1 is flagged."""
+    params.update(thresholds=thresholds, strategies=list(strategies))
     checkout(tmp_path, params)
-    given = np.arange(10) % 3  # 0 1 2 0 1 2 0 1 2 0
-    suggested = np.where(FLAGGED, (given + 1) % 3, given)
-    for folder, arrays in [("noisy", {"labels": given, "flipped": FLAGGED}),
-                           ("issues", {"given": given, "flagged": FLAGGED, "quality": QUALITY.astype(np.float32),
-                                       "suggested": suggested})]:
-        (tmp_path / folder).mkdir()
-        for name, array in arrays.items():
-            np.save(tmp_path / folder / f"{name}.npy", array)
+    write_raw(tmp_path / "raw", np.zeros((10, 1, 2, 2), np.uint8), ORIGINAL, ["a", "b", "c"])
+    outside = np.isin(np.arange(10), [2, 3, 4])
+    second = np.where(outside, -1, ORIGINAL)
+    second[1] = 0  # its one flip
+    save_runs(tmp_path / "noisy", np.vstack([GIVEN, second]), np.vstack([FLIPPED, second != np.where(outside, -1,
+                                                                                                       ORIGINAL)]),
+              [("symmetric", "default", 0), ("class_conditional", "small", 1)])
+    flagged2 = np.arange(10) == 1
+    arrays = {"flagged": np.vstack([FLAGGED, flagged2]),
+              "quality": np.vstack([QUALITY, np.where(outside, np.nan, 0.5)]).astype(np.float32),
+              "suggested": np.vstack([SUGGESTED, np.where(flagged2, 2, second)]),
+              "suggested_prob": np.vstack([SUGGESTED_PROB, np.where(flagged2, 0.99, np.nan)]).astype(np.float32)}
+    (tmp_path / "issues").mkdir()
+    for name, array in arrays.items():
+        np.save(tmp_path / "issues" / f"{name}.npy", array)
+
+
+def apply(workdir):
+    return run_stage("apply_prune_relabel", workdir, "--noise-level", "0.2", "--raw", "raw", "--noisy", "noisy",
+                     "--issues", "issues", "--out", "cleaned")
 
 
 @pytest.mark.parametrize(
@@ -101,11 +203,48 @@ def stage_folder(tmp_path, params, thresholds) -> None:
     ],
 )
 def test_the_stage_writes_one_row_per_threshold_of_params_yaml(tmp_path, params, thresholds, shares, rows):
-    """apply_prune_relabel reads the grid from params.yaml (a scalar is a one-level grid), sorts it, and writes one
-    row of labels per prune share, equal to hand-written rows."""
+    """apply_prune_relabel reads the grid from params.yaml (a scalar is a one-level grid), sorts it, and writes for
+    each run the baseline then one row of labels per prune share, equal to hand-written rows; cells.csv gives each
+    row's run, strategy and share. The second run's rows are -1 outside its subsample."""
     stage_folder(tmp_path, params, thresholds)
-    result = run_stage("apply_prune_relabel", tmp_path, "--noisy", "noisy", "--issues", "issues", "--out", "cleaned")
+    result = apply(tmp_path)
     assert result.returncode == 0, result.stderr
-    assert np.load(tmp_path / "cleaned/prune_shares.npy").tolist() == shares
-    assert np.load(tmp_path / "cleaned/labels.npy").tolist() == rows
-    assert sorted(p.name for p in (tmp_path / "cleaned").iterdir()) == ["labels.npy", "prune_shares.npy"]
+    assert sorted(p.name for p in (tmp_path / "cleaned").iterdir()) == ["cells.csv", "labels.npy"]
+    table = pd.read_csv(tmp_path / "cleaned/cells.csv")
+    assert list(table.columns) == ["run", "strategy", "prune_share"]
+    per_run = [("baseline", None)] + [("prune_relabel", share) for share in shares]
+    assert [(row.run, row.strategy, None if math.isnan(row.prune_share) else row.prune_share)
+            for row in table.itertuples()] == [(run, *cell) for run in (0, 1) for cell in per_run]
+    labels = np.load(tmp_path / "cleaned/labels.npy")
+    assert labels.dtype == np.int64 and labels.shape == (2 * (1 + len(shares)), 10)
+    assert labels[: 1 + len(shares)].tolist() == [GIVEN.tolist(), *rows]
+    second = [0, 0, -1, -1, -1, 2, 0, 0, 0, 0]  # ORIGINAL with sample 1 flipped to 0, 2-4 outside the run
+    relabelled, pruned = [0, 2, *second[2:]], [0, -1, *second[2:]]  # sample 1 relabelled to 2, or pruned
+    assert labels[1 + len(shares):].tolist() == [second] + [relabelled if s < 0.5 else pruned for s in shares]
+
+
+def test_the_stage_writes_every_strategy_of_every_run(tmp_path, params):
+    """With every strategy: each run's rows are cleaning.training_cells of its members (the generator of random
+    removal is the run's own, spawned from its noise generator), -1 outside the run, in cells.csv's order."""
+    stage_folder(tmp_path, params, [0.0, 1.0], STRATEGIES)
+    result = apply(tmp_path)
+    assert result.returncode == 0, result.stderr
+    labels, table = np.load(tmp_path / "cleaned/labels.npy"), pd.read_csv(tmp_path / "cleaned/cells.csv")
+    assert len(table) == len(labels) == 2 * 9
+    noisy, flipped = np.load(tmp_path / "noisy/labels.npy"), np.load(tmp_path / "noisy/flipped.npy")
+    issues = {name: np.load(tmp_path / f"issues/{name}.npy") for name in ("flagged", "quality", "suggested",
+                                                                          "suggested_prob")}
+    for run, (kind, seed) in enumerate([("symmetric", 0), ("class_conditional", 1)]):
+        members = noisy[run] != -1
+        expected = training_cells(noisy[run, members], ORIGINAL[members], flipped[run, members],
+                                  *(issues[name][run, members] for name in ("flagged", "quality", "suggested",
+                                                                            "suggested_prob")),
+                                  [0.0, 1.0], list(STRATEGIES), params["confident_relabel_min"],
+                                  noise_rng(seed, 0.2, kind).spawn(1)[0])
+        rows = np.flatnonzero(table.run == run)
+        assert table.strategy[rows].tolist() == [strategy for strategy, _, _ in expected]
+        for row, (_, _, cell) in zip(rows, expected):
+            assert (labels[row, ~members] == -1).all()
+            assert labels[row, members].tolist() == cell.tolist()
+    assert labels[np.flatnonzero((table.run == 0) & (table.strategy == "perfect_detection"))[0]].tolist() == \
+        cells()[("perfect_detection", None)]
