@@ -1,9 +1,14 @@
-"""Benchmark of labelsweep on the current machine: `python bench/run.py sweep|short|report`.
+"""Benchmark of labelsweep on the current machine: `python bench/run.py study|sweep|short|models|report`.
 
-sweep   full default `dvc repro` from an empty cache, every stage process timed (LABELSWEEP_TIMINGS);
-        writes bench/out/sweep.json and bench/out/sweep_timings.jsonl. Its outputs are the project's
-        results (dvc.lock, metrics/, plots/).
-short   on an up-to-date sweep: the cores' matmul peak; training throughput of a level's stacked
+study   the default study (params.yaml as committed): one `dvc repro` in the repository from an empty
+        cache, every stage process timed (LABELSWEEP_TIMINGS); writes bench/out/study.json and
+        study_timings.jsonl. Its outputs are the project's results (dvc.lock, metrics/, plots/).
+study-finish  a second, timed `dvc repro` after `study` (what a failed stage or a code change left out of
+        date); writes bench/out/study_finish.json and study_finish_timings.jsonl.
+sweep   the seed's sweep (SEED_GRID: 11 noise levels x 11 thresholds, one run each, no added
+        strategies), the speed benchmark: the same, in a scratch clone of the committed code; writes
+        bench/out/sweep.json and sweep_timings.jsonl.
+short   on an up-to-date seed's sweep: the cores' matmul peak; training throughput of a level's stacked
         Fashion-MNIST MLPs (labelsweep.training.fit) against one MLP and a bare PyTorch loop (3
         interleaved runs each); a no-op `dvc repro` (3 runs); the cost of one added noise level;
         `short throughput noop` runs only those parts. Writes bench/out/short.json.
@@ -40,23 +45,59 @@ def machine() -> dict:
     return {"cores": os.cpu_count(), "cpu": cpu, "python": platform.python_version(), "date": time.strftime("%F")}
 
 
+# The seed's grid, which BENCHMARKS.md measures (params.yaml's header gives it as `dvc exp run -S ...`).
+SEED_GRID = {
+    "noise": [0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5],
+    "thresholds": [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0],
+    "strategies": [],
+    "runs": {"noise_kinds": ["symmetric"], "regimes": ["default"], "seeds": [0]},
+}
+
+
+def timed_repro(cwd: Path, name: str) -> int:
+    """One `dvc repro` in `cwd` with every stage process timed into bench/out/<name>_timings.jsonl and its
+    wall time into <name>.json; returns DVC's exit status."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    timings = OUT / f"{name}_timings.jsonl"
+    timings.unlink(missing_ok=True)
+    start = time.time()
+    status = subprocess.run(["dvc", "repro"], cwd=cwd, env={**ENV, "LABELSWEEP_TIMINGS": str(timings)}).returncode
+    wall = time.time() - start
+    (OUT / f"{name}.json").write_text(json.dumps({"machine": machine(), "wall_s": wall, "start": start,
+                                                  "returncode": status}, indent=2))
+    print(f"{name}: {wall:.0f} s, dvc repro exit status {status}")
+    return status
+
+
+def sweep() -> None:
+    """The seed's sweep from an empty cache, in a scratch clone of the committed code (the repository's
+    results stay those of the default study)."""
+    with tempfile.TemporaryDirectory(prefix="labelsweep-seed-sweep-") as tmp:
+        clone = Path(tmp) / "labelsweep"
+        subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
+        params = yaml.safe_load((clone / "params.yaml").read_text())
+        params.update(SEED_GRID)
+        for name in params["datasets"]:  # image folders named relative to the repository
+            path = params[name]["data"].get("path")
+            if path and not Path(path).is_absolute():
+                params[name]["data"]["path"] = str((ROOT / path).resolve())
+        (clone / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+        sys.exit(timed_repro(clone, "sweep"))
+
+
 def study() -> None:
     """The default study (params.yaml as committed): one `dvc repro` from an empty cache, every stage
     process timed. Its outputs are the project's results (dvc.lock, metrics/, plots/)."""
-    OUT.mkdir(parents=True, exist_ok=True)
     for path in ("data", ".dvc/cache", "dvc.lock", "metrics", "plots"):
         target = ROOT / path
         shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
-    timings = OUT / "study_timings.jsonl"
-    timings.unlink(missing_ok=True)
-    env = {**ENV, "LABELSWEEP_TIMINGS": str(timings)}
-    start = time.time()
-    status = subprocess.run(["dvc", "repro"], cwd=ROOT, env=env).returncode
-    wall = time.time() - start
-    (OUT / "study.json").write_text(json.dumps({"machine": machine(), "wall_s": wall, "start": start,
-                                                "returncode": status}, indent=2))
-    print(f"default study: {wall:.0f} s, dvc repro exit status {status}")
-    sys.exit(status)
+    sys.exit(timed_repro(ROOT, "study"))
+
+
+def study_finish() -> None:
+    """A second `dvc repro` after a `study` whose last stages failed or whose code changed meanwhile: it runs only
+    what is out of date, timed into study_finish.json (the report shows both)."""
+    sys.exit(timed_repro(ROOT, "study_finish"))
 
 
 def timed(cmd: list[str], cwd: Path) -> float:
@@ -319,9 +360,41 @@ def render_report() -> str:
         rs = [r for r in records if f"data/{name}/" in " ".join(r["args"])]
         lines.append(f"| {name} | {len(rs)} | {sum(r['wall_s'] for r in rs) / 60:.1f} min | "
                      f"{sum(r['fit_s'] for r in rs) / 60:.1f} min |")
+    if (OUT / "study.json").exists():
+        lines += ["", *study_table()]
     if (OUT / "models.json").exists():
         lines += ["", *models_table(json.loads((OUT / "models.json").read_text()))]
     return "\n".join(lines) + "\n"
+
+
+def study_table() -> list[str]:
+    """The default study's one `dvc repro` from an empty cache (bench/run.py study)."""
+    run = json.loads((OUT / "study.json").read_text())
+    records = [json.loads(line) for line in (OUT / "study_timings.jsonl").read_text().splitlines()]
+    in_stages, fit = sum(r["wall_s"] for r in records), sum(r["fit_s"] for r in records)
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    grid = (f"{len(params['noise'])} noise levels, {len(params['thresholds'])} thresholds, "
+            f"{len(params['runs']['noise_kinds'])} noise kinds × {len(params['runs']['regimes'])} regimes × "
+            f"{len(params['runs']['seeds'])} seeds, strategies {', '.join(params['strategies'])}")
+    m, status = run["machine"], run["returncode"]
+    lines = [f"The default study ({grid}): one `dvc repro` from an empty cache on {m['cores']} cores, "
+             f"measured {m['date']}{'' if status == 0 else f' (exit status {status})'}:", "",
+             "| measurement | result | target |", "|---|---|---|",
+             f"| elapsed | {run['wall_s'] / 60:.1f} min | ≤ about 2 h |",
+             f"| stages | {len(records)} | |",
+             f"| model fitting share (of the time in stage processes) | {100 * fit / in_stages:.0f} % | |",
+             f"| peak memory of any stage | {max(r['peak_rss_mb'] for r in records) / 1024:.2f} GB | ≤ 3 GB |"]
+    for name in params["datasets"]:
+        rs = [r for r in records if f"data/{name}/" in " ".join(r["args"])]
+        lines.append(f"| {name}: time in its {len(rs)} stage processes (of which fitting) "
+                     f"| {sum(r['wall_s'] for r in rs) / 60:.1f} min ({sum(r['fit_s'] for r in rs) / 60:.1f} min) | |")
+    if (OUT / "study_finish.json").exists():
+        finish = json.loads((OUT / "study_finish.json").read_text())
+        reran = [json.loads(line)["stage"] for line in (OUT / "study_finish_timings.jsonl").read_text().splitlines()]
+        kinds = ", ".join(f"{kind} × {reran.count(kind)}" for kind in dict.fromkeys(reran))
+        lines.append(f"| then a second `dvc repro` (bench/run.py study-finish: {kinds}; exit status "
+                     f"{finish['returncode']}) | {finish['wall_s']:.0f} s | |")
+    return lines
 
 
 def models_table(result: dict) -> list[str]:
@@ -355,7 +428,7 @@ if __name__ == "__main__":
     command = sys.argv[1] if len(sys.argv) > 1 else ""
     if command == "short":
         short(sys.argv[2:])
-    elif command in ("study", "models", "report"):
-        {"study": study, "models": models, "report": report}[command]()
+    elif command in ("study", "study-finish", "sweep", "models", "report"):
+        {"study": study, "study-finish": study_finish, "sweep": sweep, "models": models, "report": report}[command]()
     else:
         sys.exit(__doc__)

@@ -155,8 +155,9 @@ def _check_regimes(section: dict, name: str) -> None:
         check_train({**section["train"], **overrides}, prefix)
 
 
-def _names(params: dict, key: str, allowed: tuple[str, ...] | None, kind: type = str) -> list:
-    """A list of distinct names (or non-negative integers); a single value is a one-element list."""
+def _names(params: dict, key: str, allowed: tuple[str, ...] | None, kind: type = str, prefix: str = "") -> list:
+    """A list of distinct names (or non-negative integers); a single value is a one-element list. Messages name
+    the setting as `prefix` + `key`."""
     values = params.get(key)
     what = "non-negative integers" if kind is int else ("names" if allowed is None else ", ".join(allowed))
     message = f"a value or a non-empty list of distinct {what}"
@@ -166,9 +167,9 @@ def _names(params: dict, key: str, allowed: tuple[str, ...] | None, kind: type =
         ok = (isinstance(value, int) and not isinstance(value, bool) and value >= 0) if kind is int else (
             isinstance(value, str) and value and (allowed is None or value in allowed))
         if not ok:
-            _fail(f"{key}[{i}]" if len(values) > 1 else key, value, message)
+            _fail(f"{prefix}{key}[{i}]" if len(values) > 1 else f"{prefix}{key}", value, message)
     if not values or len(set(values)) != len(values):
-        _fail(key, params.get(key), message + " (duplicates found)" if values else message)
+        _fail(f"{prefix}{key}", params.get(key), message + " (duplicates found)" if values else message)
     return values
 
 
@@ -176,9 +177,9 @@ def check_runs(runs: dict, dataset_sections: dict[str, dict]) -> dict:
     """Check the `runs` grids (noise kinds, regimes, seeds), each as a list; every regime must be `default`
     or named under every dataset's `regimes` (null there: that dataset does not run it)."""
     checked = {
-        "noise_kinds": _names(runs, "noise_kinds", NOISE_KINDS),
-        "regimes": _names(runs, "regimes", None),
-        "seeds": _names(runs, "seeds", None, kind=int),
+        "noise_kinds": _names(runs, "noise_kinds", NOISE_KINDS, prefix="runs."),
+        "regimes": _names(runs, "regimes", None, prefix="runs."),
+        "seeds": _names(runs, "seeds", None, kind=int, prefix="runs."),
     }
     for regime in checked["regimes"]:
         for name, section in dataset_sections.items():

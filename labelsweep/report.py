@@ -1,12 +1,12 @@
 """The README's result tables, generated from the committed results: ``python -m labelsweep.report``.
 
-Per dataset: what the data is (sizes, what deduplication removed), the headline metrics DVC shows,
-and per noise level the test accuracy of the baseline and of cleanlab at 100 % prune, 50/50 and
-100 % relabel, the best threshold, the detection figures, and how many labels are still wrong after
-pruning or relabelling every flagged sample. Everything comes from files the plot stage commits
-(metrics/<dataset>.json, plots/<dataset>/levels.csv and data.json), so a fresh clone reproduces the
-tables, and a test fails when README.md and the results drift apart. ``--write README.md`` replaces
-the text between the README's report markers.
+Per dataset: what the data is (sizes, what deduplication removed), and per condition (noise level x
+noise kind x regime) the test accuracy of every strategy and control as mean ± sd over the seeds, the
+paired differences the reading rests on, and cleanlab's detection against the injected flips; first,
+the headline metrics DVC shows. Everything comes from files the plot stage commits
+(metrics/<dataset>.json, plots/<dataset>/{results,differences,detection}.csv and data.json), so a fresh
+clone reproduces the tables, and a test fails when README.md and the results drift apart.
+``--write README.md`` replaces the text between the README's report markers.
 """
 
 from __future__ import annotations
@@ -19,21 +19,26 @@ from pathlib import Path
 import pandas as pd
 
 from labelsweep.config import ConfigError, load_params
-from labelsweep.summary import TITLES
+from labelsweep.summary import COMPARISONS, CONDITION, PRUNE_ALL, RELABEL_ALL, TITLES
 
 BEGIN, END = "<!-- labelsweep.report: begin -->", "<!-- labelsweep.report: end -->"
+# The columns of the accuracy table: cell key -> header.
+COLUMNS = {"baseline": "baseline", PRUNE_ALL: "prune all", RELABEL_ALL: "relabel all",
+           "prune_relabel@0.5": "prune ½, relabel ½", "keep_rest@0.5": "prune ½, keep ½",
+           "confident_relabel": "confident relabel", "random_removal": "random removal",
+           "perfect_detection": "perfect detection", "true_labels": "true labels"}
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:
     return "–" if value is None or value != value else f"{value:.{digits}f}"  # value != value: NaN
 
 
-def read_levels(plots: Path, name: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """A dataset's levels.csv as (accuracy: baseline + one column per prune share, detection), by noise level."""
-    levels = pd.read_csv(plots / name / "levels.csv").set_index("noise_level")
-    shares = {column: float(column.removeprefix("prune_")) for column in levels if column.startswith("prune_")}
-    accuracy = levels[["baseline", *shares]].rename(columns=shares)
-    return accuracy, levels.drop(columns=["baseline", *shares])
+def _pm(mean: float, sd: float, digits: int = 3, sign: str = "") -> str:
+    return f"{mean:{sign}.{digits}f}" + ("" if sd != sd else f" ± {sd:.{digits}f}")
+
+
+def condition(row: pd.Series) -> str:
+    return f"{100 * row.noise_level:g} % | {row.noise_kind.replace('_', '-')} | {row.regime}"
 
 
 def data_line(name: str, data: dict) -> str:
@@ -48,57 +53,50 @@ def data_line(name: str, data: dict) -> str:
     return f"{TITLES.get(name, name)}: {line}."
 
 
-def level_table(name: str, plots: Path) -> list[str]:
-    table, detection = read_levels(plots, name)
-    shares = [c for c in table.columns if c != "baseline"]
-    lines = ["| noise | baseline | 100 % prune | 50/50 | 100 % relabel | best share | injected | flagged "
-             "| flagged − injected | precision | recall | suggested label right | wrong labels: given "
-             "| after 100 % relabel | after 100 % prune |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for level, row in table.iterrows():
-        # Ties go to the larger share: pruning is the cheaper action when it does as well.
-        best = max(reversed(shares), key=lambda share: row[share])
-        d = detection.loc[level]
+def accuracy_table(results: pd.DataFrame) -> list[str]:
+    """Test accuracy per condition, mean ± sd over the seeds, for the cells the grid has."""
+    columns = [cell for cell in COLUMNS if cell in set(results.cell)]
+    wide = results.pivot_table(index=CONDITION, columns="cell", values=["mean", "sd"], sort=False)
+    seeds = int(results.n.max())
+    lines = [f"| noise | kind | regime | {' | '.join(COLUMNS[c] for c in columns)} |",
+             "|---|---|---|" + "---|" * len(columns)]
+    for key, row in wide.iterrows():
+        cells = [_pm(row["mean"][c], row["sd"][c]) for c in columns]
+        lines.append(f"| {condition(pd.Series(dict(zip(CONDITION, key))))} | {' | '.join(cells)} |")
+    return [f"Test accuracy, mean ± sd over {seeds} seeds:", "", *lines]
+
+
+def differences_table(differences: pd.DataFrame) -> list[str]:
+    """The paired differences per condition: mean ± sd, and in how many seeds the difference is above 0."""
+    if differences.empty:
+        return []
+    names = [name for name, *_ in COMPARISONS if name in set(differences.comparison)]
+    lines = [f"| noise | kind | regime | {' | '.join(names)} |", "|---|---|---|" + "---|" * len(names)]
+    for _, group in differences.groupby(CONDITION, sort=False):
+        by_name = group.set_index("comparison")
+        cells = [f"{_pm(by_name.loc[n, 'mean'], by_name.loc[n, 'sd'], sign='+')} ({int(by_name.loc[n, 'above_zero'])}/"
+                 f"{int(by_name.loc[n, 'n'])})" if n in by_name.index else "–" for n in names]
+        lines.append(f"| {condition(group.iloc[0])} | {' | '.join(cells)} |")
+    return ["Paired differences in test accuracy, within each seed: mean ± sd (seeds in which it is above 0):", "",
+            *lines]
+
+
+def detection_table(detection: pd.DataFrame) -> list[str]:
+    lines = ["| noise | kind | regime | injected | flagged | flagged − injected | precision | recall "
+             "| suggested label right | wrong labels: given | after relabel all | after prune all |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for _, d in detection.iterrows():
         lines.append(
-            f"| {100 * level:.0f} % | {row.baseline:.3f} | {_fmt(row.get(1.0))} | {_fmt(row.get(0.5))} "
-            f"| {_fmt(row.get(0.0))} | {row[best]:.3f} (t={best:g}) | {int(d.injected):,} | {int(d.flagged):,} "
-            f"| {int(d.flagged_minus_injected):+,} | {_fmt(d.precision)} | {_fmt(d.recall)} "
-            f"| {_fmt(d.suggested_right)} "
+            f"| {condition(d)} | {d.injected:,.0f} | {d.flagged:,.0f} | {d.flagged_minus_injected:+,.0f} "
+            f"| {_pm(d.precision, d.precision_sd, 2)} | {_pm(d.recall, d.recall_sd, 2)} | {_fmt(d.suggested_right, 2)} "
             f"| {_fmt(d.wrong_given)} | {_fmt(d.wrong_after_relabel_all)} | {_fmt(d.wrong_after_prune_all)} |")
-    return lines
-
-
-def findings(name: str, plots: Path) -> list[str]:
-    """The numbers the README's reading rests on, as sentences (so that no number in it is typed by hand)."""
-    table, detection = read_levels(plots, name)
-    lines = [f"- Baseline: {table.baseline.iloc[0]:.3f} at {100 * table.index[0]:.0f} % noise, "
-             f"{table.baseline.iloc[-1]:.3f} at {100 * table.index[-1]:.0f} %."]
-    if 1.0 in table:
-        gain = table[1.0] - table.baseline
-        lines.append(f"- 100 % prune minus baseline: {gain.mean():+.3f} on average, from {gain.min():+.3f} to "
-                     f"{gain.max():+.3f}; above the baseline at {int((gain > 0).sum())} of {len(gain)} levels.")
-    if 1.0 in table and 0.0 in table:
-        edge = table[1.0] - table[0.0]
-        lines.append(f"- 100 % prune minus 100 % relabel: {edge.mean():+.3f} on average, from {edge.min():+.3f} "
-                     f"to {edge.max():+.3f}; prune ahead at {int((edge > 0).sum())} of {len(edge)} levels.")
-    shares = table.drop(columns="baseline")
-    if len(shares.columns) > 2:
-        spread = shares.max(axis=1) - shares.min(axis=1)
-        lines.append(f"- Spread between the prune shares of a level (best − worst): {spread.min():.3f} to "
-                     f"{spread.max():.3f}.")
-    noisy = detection[detection.injected > 0]
-    if len(noisy):
-        lines.append(f"- Detection where noise was injected: precision {noisy.precision.min():.2f}–"
-                     f"{noisy.precision.max():.2f}, recall {noisy.recall.min():.2f}–{noisy.recall.max():.2f}; "
-                     f"suggested label right for {noisy.suggested_right.min():.2f}–{noisy.suggested_right.max():.2f} "
-                     "of the flagged samples.")
-    return lines
+    return ["cleanlab's detection against the injected flips (means over the seeds):", "", *lines]
 
 
 def headline_table(names: list[str], metrics: Path) -> list[str]:
     heads = {name: json.loads((metrics / f"{name}.json").read_text()) for name in names}
     keys = list(next(iter(heads.values())))
-    lines = ["| metric (mean over the noise levels) | " + " | ".join(TITLES.get(n, n) for n in names) + " |",
+    lines = ["| metric (mean over every condition and seed) | " + " | ".join(TITLES.get(n, n) for n in names) + " |",
              "|---|" + "---|" * len(names)]
     lines += [f"| `{key}` | " + " | ".join(_fmt(heads[n].get(key)) for n in names) + " |" for key in keys]
     return lines
@@ -106,40 +104,42 @@ def headline_table(names: list[str], metrics: Path) -> list[str]:
 
 # The original study's single runs (Fashion-MNIST), read off its plots: noise level -> accuracy.
 ORIGINAL_STUDY = {"baseline": {0.0: 0.886, 0.3: 0.781, 0.45: 0.659},
-                  "cleanlab, 100 % prune": {0.0: 0.887, 0.3: 0.862, 0.45: 0.836}}
+                  PRUNE_ALL: {0.0: 0.887, 0.3: 0.862, 0.45: 0.836}}
 
 
-def study_table(plots: Path) -> list[str]:
-    """Fashion-MNIST next to the original study at the levels both have."""
-    table, detection = read_levels(plots, "fashion_mnist")
-    common = [level for level in ORIGINAL_STUDY["baseline"] if level in table.index]
+def study_table(results: pd.DataFrame) -> list[str]:
+    """Fashion-MNIST next to the original study (symmetric noise) at the levels both have, per regime."""
+    symmetric = results[results.noise_kind == "symmetric"]
+    common = [level for level in ORIGINAL_STUDY["baseline"] if level in set(symmetric.noise_level)]
     if not common:
         return []
-    ours = {"baseline": table.baseline, "cleanlab, 100 % prune": table.get(1.0)}
-    excess = detection.flagged_minus_injected
-    arrow = " → "
-    lines = ["| Fashion-MNIST | original study | here |", "|---|---|---|"]
-    for name, theirs in ORIGINAL_STUDY.items():
-        if ours[name] is None:
-            continue
-        lines.append(f"| {name}, {arrow.join(f'{100 * p:.0f}' for p in common)} % noise "
-                     f"| {arrow.join(f'{theirs[p]:.3f}' for p in common)} "
-                     f"| {arrow.join(f'{ours[name][p]:.3f}' for p in common)} |")
-    lines.append(f"| flagged − injected | about +4.5k | {excess.min():+,} to {excess.max():+,} |")
-    return lines
+    lines = ["| Fashion-MNIST, symmetric noise | original study | " + " | ".join(
+        f"here, {regime} model" for regime in symmetric.regime.unique()) + " |",
+        "|---|---|" + "---|" * symmetric.regime.nunique()]
+    for cell, theirs in ORIGINAL_STUDY.items():
+        ours = [symmetric[(symmetric.regime == regime) & (symmetric.cell == cell)].set_index("noise_level")["mean"]
+                for regime in symmetric.regime.unique()]
+        lines.append(f"| {COLUMNS[cell]}, {' → '.join(f'{100 * p:g}' for p in common)} % noise "
+                     f"| {' → '.join(f'{theirs[p]:.3f}' for p in common)} | "
+                     + " | ".join(" → ".join(_fmt(series.get(p)) for p in common) for series in ours) + " |")
+    return ["Next to the original study (its single runs, read off its plots):", "", *lines]
 
 
 def render(params: dict, metrics: Path = Path("metrics"), plots: Path = Path("plots")) -> str:
     names = params["datasets"]
     lines = ["Headline metrics (`metrics/<dataset>.json`, what `dvc exp show` and `dvc metrics diff` compare):", "",
              *headline_table(names, metrics)]
-    if "fashion_mnist" in names:
-        lines += ["", "Next to the original study (its single runs, read off its plots):", "",
-                  *study_table(plots)]
     for name in names:
-        data = json.loads((plots / name / "data.json").read_text())
-        lines += ["", f"#### {TITLES.get(name, name)}", "", data_line(name, data), "",
-                  *level_table(name, plots), "", *findings(name, plots)]
+        folder = plots / name
+        data = json.loads((folder / "data.json").read_text())
+        results = pd.read_csv(folder / "results.csv")
+        differences = pd.read_csv(folder / "differences.csv")
+        detection = pd.read_csv(folder / "detection.csv")
+        lines += ["", f"#### {TITLES.get(name, name)}", "", data_line(name, data), "", *accuracy_table(results), "",
+                  *differences_table(differences), "", *detection_table(detection)]
+        if name == "fashion_mnist":
+            table = study_table(results)
+            lines += ["", *table] if table else []
     return "\n".join(lines) + "\n"
 
 

@@ -34,6 +34,10 @@ def main() -> None:
                              {args.dataset: section})
     plan = runs.plan(grid["noise_kinds"], grid["regimes"], grid["seeds"], section)
     skipped = sorted(set(grid["regimes"]) - {run.regime for run in plan})
+    if not plan:
+        raise config.ConfigError(f"params.yaml: runs.regimes = {grid['regimes']} leaves {args.dataset} no run: "
+                                 f"{args.dataset}.regimes sets {', '.join(skipped)} to null (add default, or "
+                                 "a regime this dataset runs)")
     if skipped:
         print(f"{args.dataset}: regimes {', '.join(skipped)} set to null under {args.dataset}.regimes: not run")
 
@@ -55,10 +59,12 @@ def main() -> None:
             train_size = runs.regime_settings(section, run.regime)[1]
             members = np.arange(len(true_labels))
             if train_size is not None:
-                if train_size >= len(true_labels):
+                # A stratified subsample needs a sample of every class in it and in what it leaves out.
+                if not len(classes) <= train_size <= len(true_labels) - len(classes):
                     raise config.ConfigError(
                         f"params.yaml: {args.dataset}.regimes.{run.regime}.train_size = {train_size} is not allowed: "
-                        f"there are only {len(true_labels)} training samples")
+                        f"there are only {len(true_labels)} training samples in {len(classes)} classes (use between "
+                        f"{len(classes)} and {len(true_labels) - len(classes)}: one sample per class on each side)")
                 from labelsweep.datasets import stratified_indices
 
                 members = np.sort(stratified_indices(true_labels, train_size, run.seed)[0])

@@ -1,17 +1,21 @@
-"""Stage plot: one dataset's sweep as figures (PNG), their data (CSV, for `dvc plots show`) and headline metrics.
+"""Stage plot: one dataset's study as figures (PNG), their data (CSV, for `dvc plots show`) and headline metrics.
 
-For the noise levels and prune shares in params.yaml (any grid: one level, shares without 0 or 1), it draws
-1. accuracy_vs_noise: test accuracy vs injected noise for the baseline (noisy labels as they are), cleanlab
-   pruning every flagged sample (share 1.0) and relabelling every one (share 0.0) where the grid has those
-   shares, and the best share of each level where the grid has others (picked on the test set: an upper bound);
-2. gain_heatmap: test accuracy minus the baseline's, noise level x prune share, each cell's value written in it;
-3. flagged_vs_injected: per level, labels flipped by inject_noise, samples flagged by cleanlab, and both;
-4. detection_by_filter: precision, recall and F1 against the injected flips of every `filter_by` of
-   cleanlab.filter.find_label_issues, per level (the configured one decides what is pruned/relabelled);
-5. gallery: the 24 flagged samples with the lowest label quality at the grid's lowest noise level.
-The CSVs are long tables (one row per point: the shape the templates in .dvc/plots draw); levels.csv holds every
-level's accuracies and detection record in one row, and data.json the data's summary (both for
-labelsweep.report); metrics/<dataset>.json is summary.headline, means over the grid's levels.
+Every number is a mean over the seeds of a condition (noise level x noise kind x regime), with the standard
+deviation as an error bar; differences are paired within a seed first (labelsweep.summary). One panel per
+noise kind and regime. For the noise levels and thresholds in params.yaml (any grid), it draws
+1. accuracy_vs_noise: test accuracy vs injected noise of the baseline, cleanlab's cells (prune all, relabel
+   all, prune a share and keep the rest, confident relabel) and the controls (random removal of as many
+   samples, perfect detection, true labels);
+2. gain_by_share: accuracy minus the baseline's vs the share of flagged samples pruned, the rest relabelled
+   or kept as labelled;
+3. differences: the paired differences the README's reading rests on (summary.COMPARISONS);
+4. flagged_vs_injected: labels flipped, samples flagged by cleanlab, and both;
+5. detection_by_filter: precision, recall and F1 against the injected flips of every `filter_by` of
+   cleanlab.filter.find_label_issues (the configured one decides what is pruned or relabelled);
+6. gallery: the 24 flagged samples with the lowest label quality in the first run at the lowest level.
+The CSVs are long tables (one row per point: the shape the templates in .dvc/plots draw); results.csv,
+detection.csv and data.json are the README's tables (labelsweep.report); metrics/<dataset>.json is
+summary.headline.
 """
 
 import argparse
@@ -25,147 +29,216 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from labelsweep import artifacts, config, stage, summary  # noqa: E402
+from labelsweep import artifacts, config, runs, stage, summary  # noqa: E402
 
-NOISE_AXIS = "injected label noise (% of training labels flipped)"
-SHARE_AXIS = "share of the flagged samples pruned (%)\n(lowest label quality first; the rest relabelled)"
+NOISE_AXIS = "injected label noise (% of training labels wrong)"
+SHARE_AXIS = "share of the flagged samples pruned (%), lowest label quality first"
 GALLERY_SIZE = 24
 
 
-def percent(values: pd.Series | pd.Index) -> pd.Series | pd.Index:
-    return (100 * values).round(6)
+def panel(noise_kind: str, regime: str) -> str:
+    return f"{noise_kind.replace('_', '-')} noise, {regime} model"
 
 
-def read_sweep(results: Path, levels: list[float], shares: list[float]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Every model's accuracy (baseline + the grid's shares, each present exactly once) and the detection records."""
+def with_panels(table: pd.DataFrame) -> pd.DataFrame:
+    """`table` with noise_percent and panel columns in front of its own."""
+    table = table.reset_index(drop=True)
+    front = pd.DataFrame({"noise_percent": (100 * table.noise_level).round(6),
+                          "panel": [panel(k, r) for k, r in zip(table.noise_kind, table.regime)]})
+    return pd.concat([front, table], axis=1)
+
+
+def read_study(results: Path, levels: list[float]) -> tuple[pd.DataFrame, pd.DataFrame]:
     try:
         accuracy, detection = summary.read_accuracy(results, levels), summary.read_detection(results, levels)
     except FileNotFoundError as err:
         raise stage.DataError(str(err)) from None
-    missing = ({"noise_level", "strategy", "prune_share", "test_accuracy"} - set(accuracy.columns)
-               | {"injected", "flagged", "true_positives", "precision", "recall", "by_filter"} - set(detection.columns))
+    missing = ({"noise_kind", "regime", "seed", "strategy", "test_accuracy"} - set(accuracy.columns)
+               | {"noise_kind", "injected", "flagged", "precision", "by_filter"} - set(detection.columns))
     if missing:
         raise stage.DataError(f"{results}: the accuracy tables or detection records lack {', '.join(sorted(missing))} "
                               "(rerun the stages before plot: dvc repro)")
-    accuracy = accuracy[(accuracy.strategy == "baseline") | accuracy.prune_share.isin(shares)]
-    cells = accuracy.groupby(["noise_level", accuracy.prune_share.fillna(-1)]).size()
-    for level in levels:
-        for share in [-1, *shares]:
-            if cells.get((level, share), 0) != 1:
-                what = "the baseline" if share == -1 else f"prune share {share}"
-                raise stage.DataError(f"{artifacts.accuracy_csv(results, level)}: {cells.get((level, share), 0)} "
-                                      f"rows for {what}, expected 1 (rerun train_eval: dvc repro)")
+    duplicated = accuracy.duplicated([*summary.CONDITION, "seed", "cell"])
+    if duplicated.any():
+        row = accuracy[duplicated].iloc[0]
+        raise stage.DataError(f"{artifacts.accuracy_csv(results, row.noise_level)}: cell {row.cell} appears twice "
+                              "for one run (rerun train_eval: dvc repro)")
     return accuracy, detection
 
 
-def accuracy_vs_noise(table: pd.DataFrame) -> pd.DataFrame:
-    """The lines of figure 1, long: noise_percent, strategy, prune_share_percent (empty for the baseline), accuracy."""
-    cells = table.drop(columns="baseline")
-    lines = [("baseline (noisy labels)", table.baseline, np.nan)]
-    if 1.0 in cells:
-        lines.append(("cleanlab: prune all flagged", cells[1.0], 1.0))
-    if 0.0 in cells:
-        lines.append(("cleanlab: relabel all flagged", cells[0.0], 0.0))
-    if set(cells) - {0.0, 1.0}:
-        lines.append(("cleanlab: best share per level (picked on test)", cells.max(axis=1), cells.idxmax(axis=1)))
-    return pd.concat([pd.DataFrame({"noise_percent": percent(table.index), "strategy": name,
-                                    "prune_share_percent": percent(pd.Series(share, index=table.index)),
-                                    "test_accuracy": accuracy.to_numpy()}) for name, accuracy, share in lines],
-                     ignore_index=True)
+def accuracy_lines(accuracy: pd.DataFrame) -> pd.DataFrame:
+    """Figure 1: every cell but the interior prune/relabel shares (figure 2 has those), mean ± sd."""
+    table = summary.cells(accuracy)
+    interior = table.cell.str.startswith("prune_relabel@") & ~table.cell.isin([summary.PRUNE_ALL, summary.RELABEL_ALL])
+    keep_ends = table.cell.isin(["keep_rest@0", "keep_rest@1"])  # = the baseline and prune all
+    table = with_panels(table[~interior & ~keep_ends])
+    return table.rename(columns={"label": "strategy", "mean": "test_accuracy"})[
+        ["noise_percent", "panel", "strategy", "cell", "test_accuracy", "sd", "n"]]
 
 
-def accuracy_by_share(table: pd.DataFrame) -> pd.DataFrame:
-    """Figure 2's cells, long: noise_percent, prune_share_percent, test_accuracy, gain_over_baseline."""
-    cells = table.drop(columns="baseline").rename_axis(index="noise_level", columns="prune_share")
-    gain = cells.sub(table.baseline, axis=0).round(6)
-    long = pd.DataFrame({"test_accuracy": cells.stack(), "gain_over_baseline": gain.stack()}).reset_index()
-    return long.assign(noise_percent=percent(long.noise_level), prune_share_percent=percent(long.prune_share))[
-        ["noise_percent", "prune_share_percent", "test_accuracy", "gain_over_baseline"]]
-
-
-def flagged_vs_injected(detection: pd.DataFrame) -> pd.DataFrame:
-    """Figure 3's bars, long: noise_percent, count (what is counted), samples."""
-    counts = {"injected": "labels flipped (injected)", "flagged": "samples flagged by cleanlab",
-              "true_positives": "flagged and flipped"}
-    long = detection.melt(id_vars="noise_level", value_vars=list(counts), var_name="count", value_name="samples")
-    return long.assign(noise_percent=percent(long.noise_level), count=long["count"].map(counts))[
-        ["noise_percent", "count", "samples"]]
-
-
-def levels_table(table: pd.DataFrame, detection: pd.DataFrame) -> pd.DataFrame:
-    """Every level's results in one row: the accuracies (baseline, prune_<share>) and the detection record
-    without its per-filter_by part; the README's tables are made from it."""
-    accuracy = table.rename(columns={share: f"prune_{share}" for share in table.columns if share != "baseline"})
-    return accuracy.reset_index().merge(detection.drop(columns="by_filter"), on="noise_level")
+def gain_by_share(accuracy: pd.DataFrame) -> pd.DataFrame:
+    """Figure 2: accuracy minus the baseline's (paired per seed) at every share, rest relabelled or kept."""
+    wide = summary.per_seed(accuracy)
+    parts = []
+    for strategy, rest in [("prune_relabel", "the rest relabelled"), ("keep_rest", "the rest kept as labelled")]:
+        for cell in [c for c in wide if c.startswith(f"{strategy}@")]:
+            stats = summary.spread(wide[cell] - wide["baseline"], summary.CONDITION).reset_index()
+            parts.append(stats.assign(rest=rest, prune_share_percent=round(100 * float(cell.partition("@")[2]), 6)))
+    table = with_panels(pd.concat(parts, ignore_index=True))
+    return table.rename(columns={"mean": "gain_over_baseline"})[
+        ["noise_percent", "panel", "rest", "prune_share_percent", "gain_over_baseline", "sd", "n"]]
 
 
 def detection_by_filter(detection: pd.DataFrame) -> pd.DataFrame:
-    """Figure 4's lines, long: noise_percent, filter_by, measure (precision/recall/F1), value. Levels with
-    nothing injected are left out: against an empty truth every flag counts as wrong."""
-    injected = detection[detection.injected > 0]
-    rows = [{"noise_percent": 100 * level, "filter_by": method, "measure": measure, "value": scores[measure]}
-            for level, by_filter in zip(injected.noise_level, injected.by_filter)
-            for method, scores in by_filter.items() for measure in ("precision", "recall", "f1")]
-    long = pd.DataFrame(rows, columns=["noise_percent", "filter_by", "measure", "value"])
-    return long.assign(noise_percent=long.noise_percent.round(6))
+    """Figure 5: every filter_by's precision, recall and F1, mean over the seeds. Levels with nothing
+    injected are left out: against an empty truth every flag counts as wrong."""
+    rows = [{**{key: record[key] for key in summary.CONDITION}, "filter_by": method, "measure": measure,
+             "value": np.nan if scores[measure] is None else scores[measure]}
+            for record in detection[detection.injected > 0].to_dict("records")
+            for method, scores in record["by_filter"].items() for measure in ("precision", "recall", "f1")]
+    if not rows:
+        return pd.DataFrame(columns=["noise_percent", "panel", "filter_by", "measure", "value"])
+    means = pd.DataFrame(rows).groupby([*summary.CONDITION, "filter_by", "measure"], sort=False).value.mean()
+    return with_panels(means.reset_index())[["noise_percent", "panel", "filter_by", "measure", "value"]]
+
+
+def flagged_vs_injected(detected: pd.DataFrame) -> pd.DataFrame:
+    """Figure 4's bars: labels flipped, samples flagged and both, means over the seeds."""
+    counts = {"injected": "labels flipped (injected)", "flagged": "samples flagged by cleanlab",
+              "true_positives": "flagged and flipped"}
+    long = with_panels(detected).melt(id_vars=["noise_percent", "panel"], value_vars=list(counts), var_name="count",
+                                      value_name="samples")
+    return long.assign(count=long["count"].map(counts), samples=long.samples.round(1))
 
 
 def write_figure(fig: plt.Figure, path: Path) -> None:
     with artifacts.atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110, metadata={"Software": None})
+        fig.savefig(tmp, format="png", dpi=100, metadata={"Software": None})
     plt.close(fig)
 
 
-def draw_accuracy(lines: pd.DataFrame, name: str) -> plt.Figure:
-    fig, ax = plt.subplots(figsize=(7, 4.4), layout="constrained")
-    for (strategy, line), marker in zip(lines.groupby("strategy", sort=False), "osD^"):
-        ax.plot(line.noise_percent, line.test_accuracy, marker=marker, ms=4, label=strategy)
-    ax.set(title=f"{name}: test accuracy vs label noise", xlabel=NOISE_AXIS, ylabel="test accuracy (0-1)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+def empty_figure(title: str, why: str) -> plt.Figure:
+    """A figure that says why it has nothing to draw (a grid without the cells or levels it needs)."""
+    fig, ax = plt.subplots(figsize=(7, 1.6), layout="constrained")
+    ax.axis("off")
+    ax.text(0.5, 0.5, why, ha="center", va="center")
+    fig.suptitle(title)
     return fig
 
 
-def draw_gain(cells: pd.DataFrame, name: str) -> plt.Figure:
-    gain = cells.pivot(index="noise_percent", columns="prune_share_percent", values="gain_over_baseline")
-    limit = max(float(gain.abs().max().max()), 1e-6)
-    fig, ax = plt.subplots(figsize=(max(6.0, 2.2 + 0.62 * gain.shape[1]), max(3.0, 1.9 + 0.34 * gain.shape[0])),
-                           layout="constrained")
-    image = ax.imshow(gain, cmap="RdBu", vmin=-limit, vmax=limit, aspect="auto")
-    for (row, col), value in np.ndenumerate(gain.to_numpy()):
-        ax.text(col, row, f"{value:+.3f}", ha="center", va="center", fontsize=7,
-                color="white" if abs(value) > 0.6 * limit else "black")
-    ax.set_xticks(range(gain.shape[1]), [f"{p:g}" for p in gain.columns])
-    ax.set_yticks(range(gain.shape[0]), [f"{p:g}" for p in gain.index])
-    ax.set(title=f"{name}: test accuracy minus the baseline's", xlabel=SHARE_AXIS, ylabel=NOISE_AXIS)
-    fig.colorbar(image, ax=ax, label="accuracy − baseline accuracy")
+def panel_grid(panels: list[str], rows: int = 1, width: float = 4.6, height: float = 3.6, **kwargs: object
+               ) -> tuple[plt.Figure, np.ndarray]:
+    return plt.subplots(rows, len(panels), figsize=(1 + width * len(panels), 0.8 + height * rows), squeeze=False,
+                        layout="constrained", **kwargs)
+
+
+def draw_accuracy(lines: pd.DataFrame, name: str) -> plt.Figure:
+    panels = list(dict.fromkeys(lines.panel))
+    fig, axes = panel_grid(panels, sharey=True)
+    strategies = list(dict.fromkeys(lines.strategy))
+    step = 0.5 * lines.noise_percent.diff().abs().replace(0, np.nan).min() / max(len(strategies), 1) \
+        if lines.noise_percent.nunique() > 1 else 0.4
+    for ax, name_of_panel in zip(axes[0], panels):
+        for i, strategy in enumerate(strategies):
+            line = lines[(lines.panel == name_of_panel) & (lines.strategy == strategy)]
+            dashed = strategy.startswith("control") or strategy.startswith("baseline")
+            ax.errorbar(line.noise_percent + (i - len(strategies) / 2) * step, line.test_accuracy, yerr=line.sd,
+                        marker="o", ms=3.5, capsize=2, lw=1.2, ls="--" if dashed else "-", label=strategy,
+                        color=f"C{i}")
+        ax.set_xticks(sorted(lines.noise_percent.unique()))
+        ax.set_xlabel(NOISE_AXIS)
+        ax.set_title(name_of_panel, fontsize=10)
+        ax.grid(alpha=0.3)
+    axes[0, 0].set_ylabel("test accuracy (mean ± sd over seeds)")
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncol=4, fontsize=8)
+    fig.suptitle(f"{name}: test accuracy by strategy")
+    return fig
+
+
+def draw_gain(gains: pd.DataFrame, name: str) -> plt.Figure:
+    panels, levels = list(dict.fromkeys(gains.panel)), sorted(gains.noise_percent.unique())
+    fig, axes = panel_grid(panels, rows=len(levels), height=2.8, sharex=True)
+    for row, level in zip(axes, levels):
+        for ax, name_of_panel in zip(row, panels):
+            for i, (rest, line) in enumerate(gains[(gains.panel == name_of_panel) & (gains.noise_percent == level)]
+                                             .groupby("rest", sort=False)):
+                ax.errorbar(line.prune_share_percent + 1.2 * (i - 0.5), line.gain_over_baseline, yerr=line.sd,
+                            marker="o", ms=3.5, capsize=2, label=rest, color=f"C{i}")
+            ax.axhline(0, color="grey", lw=0.8)
+            ax.set_title(f"{name_of_panel}, {level:g} % noise", fontsize=9)
+            ax.grid(alpha=0.3)
+        row[0].set_ylabel("accuracy − baseline")
+    for ax in axes[-1]:
+        ax.set_xlabel(SHARE_AXIS, fontsize=8)
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncol=2, fontsize=8)
+    fig.suptitle(f"{name}: gain over the baseline vs the share of flagged samples pruned (paired per seed)")
+    return fig
+
+
+def draw_differences(table: pd.DataFrame, name: str) -> plt.Figure:
+    if table.empty:
+        return empty_figure(f"{name}: paired differences in test accuracy",
+                            "no comparison: the grid has none of the cells they compare")
+    panels, comparisons = list(dict.fromkeys(table.panel)), list(dict.fromkeys(table.comparison))
+    levels = sorted(table.noise_percent.unique())
+    fig, axes = panel_grid(panels, height=0.45 * len(comparisons) + 1.2, width=4.0, sharey=True, sharex=True)
+    for ax, name_of_panel in zip(axes[0], panels):
+        for i, level in enumerate(levels):
+            part = table[(table.panel == name_of_panel) & (table.noise_percent == level)]
+            y = np.array([comparisons.index(c) for c in part.comparison]) + 0.25 * (i - (len(levels) - 1) / 2)
+            ax.errorbar(part["mean"], y, xerr=part.sd, fmt="o", ms=4, capsize=2, color=f"C{i}",
+                        label=f"{level:g} % noise")
+        ax.axvline(0, color="grey", lw=0.8)
+        ax.set_xlabel("accuracy difference (mean ± sd)")
+        ax.set_title(name_of_panel, fontsize=9)
+        ax.grid(alpha=0.3, axis="x")
+    axes[0, 0].set_yticks(range(len(comparisons)), comparisons, fontsize=8)
+    axes[0, 0].invert_yaxis()
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncol=len(levels), fontsize=8)
+    fig.suptitle(f"{name}: paired differences in test accuracy, within each seed")
     return fig
 
 
 def draw_counts(bars: pd.DataFrame, name: str) -> plt.Figure:
-    counts = bars.pivot(index="noise_percent", columns="count", values="samples")[bars["count"].unique()]
-    fig, ax = plt.subplots(figsize=(max(6.0, 2 + 0.55 * len(counts)), 4.2), layout="constrained")
-    width = 0.8 / counts.shape[1]
-    for i, kind in enumerate(counts):
-        ax.bar(np.arange(len(counts)) + (i - (counts.shape[1] - 1) / 2) * width, counts[kind], width, label=kind)
-    ax.set_xticks(range(len(counts)), [f"{p:g}" for p in counts.index])
-    ax.set(title=f"{name}: samples flagged by cleanlab vs labels injected", xlabel=NOISE_AXIS, ylabel="samples")
-    ax.grid(alpha=0.3, axis="y")
-    ax.legend(fontsize=8)
+    panels = list(dict.fromkeys(bars.panel))
+    fig, axes = panel_grid(panels, width=3.6, sharey=True)
+    kinds = list(dict.fromkeys(bars["count"]))
+    for ax, name_of_panel in zip(axes[0], panels):
+        counts = bars[bars.panel == name_of_panel].pivot(index="noise_percent", columns="count", values="samples")
+        width = 0.8 / len(kinds)
+        for i, kind in enumerate(kinds):
+            ax.bar(np.arange(len(counts)) + (i - (len(kinds) - 1) / 2) * width, counts[kind], width, label=kind,
+                   color=f"C{i}")
+        ax.set_xticks(range(len(counts)), [f"{p:g}" for p in counts.index])
+        ax.set_xlabel(NOISE_AXIS, fontsize=8)
+        ax.set_title(name_of_panel, fontsize=9)
+        ax.grid(alpha=0.3, axis="y")
+    axes[0, 0].set_ylabel("training samples (mean over seeds)")
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncol=3, fontsize=8)
+    fig.suptitle(f"{name}: samples flagged by cleanlab vs labels injected")
     return fig
 
 
 def draw_by_filter(lines: pd.DataFrame, name: str, configured: str) -> plt.Figure:
-    fig, axes = plt.subplots(1, 3, figsize=(13, 4.2), sharex=True, sharey=True, layout="constrained")
-    for ax, (measure, group) in zip(axes, lines.groupby("measure", sort=False)):
-        for method, line in group.groupby("filter_by", sort=False):
-            ax.plot(line.noise_percent, line.value, marker="o", ms=3, lw=2.5 if method == configured else 1.2,
-                    label=f"{method} (used)" if method == configured else method)
-        ax.set(title=measure if measure != "f1" else "F1", xlabel=NOISE_AXIS)
-        ax.grid(alpha=0.3)
-    axes[0].set_ylabel("against the injected flips (0-1)")
-    axes[-1].legend(fontsize=7)
-    fig.suptitle(f"{name}: label-issue detection by cleanlab's filter_by")
+    if lines.empty:
+        return empty_figure(f"{name}: label-issue detection by cleanlab's filter_by",
+                            "no level with injected noise: nothing to score the flags against")
+    panels = list(dict.fromkeys(lines.panel))
+    fig, axes = panel_grid(panels, rows=3, width=3.6, height=2.4, sharex=True, sharey=True)
+    for row, measure in zip(axes, ("precision", "recall", "f1")):
+        for ax, name_of_panel in zip(row, panels):
+            part = lines[(lines.panel == name_of_panel) & (lines.measure == measure)]
+            for method, line in part.groupby("filter_by", sort=False):
+                ax.plot(line.noise_percent, line.value, marker="o", ms=3, lw=2.5 if method == configured else 1.2,
+                        label=f"{method} (used)" if method == configured else method)
+            ax.grid(alpha=0.3)
+            if row is axes[0]:
+                ax.set_title(name_of_panel, fontsize=9)
+        row[0].set_ylabel(measure if measure != "f1" else "F1")
+    for ax in axes[-1]:
+        ax.set_xlabel(NOISE_AXIS, fontsize=8)
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncol=4, fontsize=8)
+    fig.suptitle(f"{name}: label-issue detection by cleanlab's filter_by, against the injected flips (mean over seeds)")
     return fig
 
 
@@ -175,16 +248,19 @@ def short_id(sample_id: str) -> str:
     return sample_id if path.parent == Path(".") else f"{path.parent}/{path.stem[:8]}"
 
 
-def draw_gallery(name: str, level: float, issues: Path, raw: Path) -> plt.Figure:
-    """The GALLERY_SIZE flagged samples with the lowest label quality at noise `level`."""
-    for folder in (issues, raw):
+def draw_gallery(name: str, level: float, noisy: Path, issues: Path, raw: Path) -> plt.Figure:
+    """The GALLERY_SIZE flagged samples with the lowest label quality in the first run at noise `level`."""
+    for folder in (noisy, issues, raw):
         if not folder.is_dir():
             raise stage.DataError(f"{folder} is missing: run the stages before plot (dvc repro)")
-    given, flagged, quality, suggested = artifacts.load_arrays(issues, "given", "flagged", "quality", "suggested")
+    run = runs.load(noisy)[0]
+    (given,) = (rows[0] for rows in artifacts.load_arrays(noisy, "labels"))
+    flagged, quality, suggested = (rows[0] for rows in artifacts.load_arrays(issues, "flagged", "quality", "suggested"))
     images = np.load(raw / "train_images.npy")
     classes = artifacts.load_classes(raw)
     ids = (raw / "train_ids.txt").read_text().splitlines()
-    worst = [i for i in np.lexsort((np.arange(len(quality)), quality)) if flagged[i]][:GALLERY_SIZE]
+    worst = [i for i in np.lexsort((np.arange(len(quality)), np.nan_to_num(quality, nan=np.inf))) if flagged[i]]
+    worst = worst[:GALLERY_SIZE]
     cols = 6
     rows = max(1, -(-len(worst) // cols))
     fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.9, rows * 2.7), squeeze=False)
@@ -195,8 +271,8 @@ def draw_gallery(name: str, level: float, issues: Path, raw: Path) -> plt.Figure
         ax.imshow(image.squeeze(-1) if image.shape[-1] == 1 else image, cmap="gray")
         ax.set_title(f"{short_id(ids[i])}\ngiven: {classes[given[i]]}\nsuggested: {classes[suggested[i]]}\n"
                      f"quality {quality[i]:.3f}", fontsize=6)
-    fig.suptitle(f"{name}: {len(worst)} most suspicious labels at {100 * level:g} % injected noise "
-                 f"({int(flagged.sum())} flagged)", fontsize=9)
+    fig.suptitle(f"{name}: {len(worst)} most suspicious labels at {100 * level:g} % {run.noise_kind} noise "
+                 f"({int(flagged.sum())} flagged; {run.regime} model, seed {run.seed})", fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -206,25 +282,30 @@ def main() -> None:
     parser.add_argument("--dataset", required=True)
     parser.add_argument("--raw", required=True, help="the download stage's folder")
     parser.add_argument("--summary", required=True, help="the download stage's summary of the data (JSON)")
+    parser.add_argument("--noisy", required=True, help="folder of the inject_noise outputs (one folder per level)")
     parser.add_argument("--issues", required=True, help="folder of the find_issues outputs (one folder per level)")
     parser.add_argument("--results", required=True, help="the dataset's folder with accuracy/ and detection/")
     parser.add_argument("--metrics", required=True, help="output JSON: the headline metrics")
     parser.add_argument("--out", required=True, help="output folder of the figures and their data")
     args = parser.parse_args()
     params = config.load_params(args.dataset)
-    levels, shares = sorted(params["noise"]), sorted(params["thresholds"])
+    levels = sorted(params["noise"])
     out, name = Path(args.out), summary.TITLES.get(args.dataset, args.dataset)
 
-    accuracy, detection = read_sweep(Path(args.results), levels, shares)
-    table = summary.by_share(accuracy)
+    accuracy, detection = read_study(Path(args.results), levels)
     with stage.work():
-        lines, cells, bars = accuracy_vs_noise(table), accuracy_by_share(table), flagged_vs_injected(detection)
-        filters = detection_by_filter(detection)
-        gallery = draw_gallery(name, levels[0], artifacts.issues_dir(args.issues, levels[0]), Path(args.raw))
-        for stem, data in [("accuracy_vs_noise", lines), ("accuracy_by_share", cells), ("flagged_vs_injected", bars),
-                           ("detection_by_filter", filters), ("levels", levels_table(table, detection))]:
+        detected = summary.detection_summary(detection)
+        lines, gains, bars = accuracy_lines(accuracy), gain_by_share(accuracy), flagged_vs_injected(detected)
+        compared, filters = with_panels(summary.differences(accuracy)), detection_by_filter(detection)
+        level_name = artifacts.level_name(levels[0])
+        gallery = draw_gallery(name, levels[0], Path(args.noisy) / level_name, Path(args.issues) / level_name,
+                               Path(args.raw))
+        for stem, data in [("accuracy_vs_noise", lines), ("accuracy_by_share", gains), ("differences", compared),
+                           ("flagged_vs_injected", bars), ("detection_by_filter", filters),
+                           ("results", summary.cells(accuracy)), ("detection", detected)]:
             artifacts.save_csv(out / f"{stem}.csv", data)
-        for stem, fig in [("accuracy_vs_noise", draw_accuracy(lines, name)), ("gain_heatmap", draw_gain(cells, name)),
+        for stem, fig in [("accuracy_vs_noise", draw_accuracy(lines, name)), ("gain_by_share", draw_gain(gains, name)),
+                          ("differences", draw_differences(compared, name)),
                           ("flagged_vs_injected", draw_counts(bars, name)),
                           ("detection_by_filter", draw_by_filter(filters, name, params["cleanlab"]["filter_by"])),
                           ("gallery", gallery)]:

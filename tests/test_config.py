@@ -92,15 +92,8 @@ BAD = [  # (key, value, the key as the message names it)
 ]
 
 
-# Bug (labelsweep/config.py, check_runs): a bad runs.noise_kinds/regimes/seeds *list* is named without its
-# section ("params.yaml: seeds = [0, 0] ..."): check_runs passes the bare key to _names, which both reads and names
-# it. runs.regimes naming an undefined regime is named right (its own message). Strict: passes once fixed.
-RUNS_KEY_BUG = pytest.mark.xfail(strict=True, reason="config.check_runs names runs.<grid> without `runs.`")
-
-
 def _bad(key, value, named):
-    bug = key in ("runs.seeds", "runs.noise_kinds") or (key == "runs.regimes" and value == ["default", "default"])
-    return pytest.param(key, value, named, id=f"{key}={value!r}", marks=[RUNS_KEY_BUG] if bug else [])
+    return pytest.param(key, value, named, id=f"{key}={value!r}")
 
 
 @pytest.mark.parametrize("key, value, named", [_bad(*case) for case in BAD])

@@ -202,8 +202,6 @@ def test_a_regime_subsample_as_large_as_the_training_set_is_refused(workdir, tra
     assert not (workdir / "noisy").exists()
 
 
-@pytest.mark.xfail(strict=True, reason="bug: stages/inject_noise.py passes a train_size below the number of classes "
-                   "to sklearn's stratified split, which raises ValueError (a traceback, exit 1)")
 def test_a_regime_subsample_smaller_than_the_number_of_classes_is_refused(workdir):
     """train_size 2 with 3 classes cannot be stratified: one line naming the key, exit 2, nothing written."""
     set_regime(workdir, {"train_size": 2})
@@ -213,8 +211,6 @@ def test_a_regime_subsample_smaller_than_the_number_of_classes_is_refused(workdi
     assert not (workdir / "noisy").exists()
 
 
-@pytest.mark.xfail(strict=True, reason="bug: stages/inject_noise.py writes a level with no run (every regime of "
-                   "runs.regimes null for the dataset); crossval_probs then fails on the empty runs.csv (traceback)")
 def test_a_dataset_that_runs_no_regime_is_refused_in_one_line(workdir):
     """`runs.regimes: [memorise]` for a dataset that sets memorise to null leaves it nothing to run: the first stage
     says so in one line (exit 2) instead of writing an empty level that a later stage trips over."""

@@ -1,4 +1,9 @@
-"""The plot stage on a made-up sweep: its tables hold what summary and the per-level inputs give, for any grid."""
+"""The plot stage on a made-up study: its tables hold what the per-level inputs give, for any grid.
+
+Every expected number is recomputed here from the train_eval tables and detection records with plain pandas
+(means and sample standard deviations over the seeds, differences taken within a seed), not with the functions
+of labelsweep.summary that the stage uses.
+"""
 
 from __future__ import annotations
 
@@ -12,134 +17,146 @@ import pandas as pd
 import pytest
 import yaml
 
-from labelsweep import stage, summary
+from labelsweep import stage
 from stages import plot
 
 from .conftest import ROOT
-from .fake_sweep import write_sweep
+from .fake_sweep import CLASSES, RUNS, write_sweep
 
-FIGURES = ["accuracy_vs_noise.png", "gain_heatmap.png", "flagged_vs_injected.png", "gallery.png"]
-TABLES = ["accuracy_vs_noise.csv", "accuracy_by_share.csv", "flagged_vs_injected.csv"]
+FIGURES = ["accuracy_vs_noise.png", "gain_by_share.png", "differences.png", "flagged_vs_injected.png",
+           "detection_by_filter.png", "gallery.png"]
+CONDITION = ["noise_level", "noise_kind", "regime"]
 
 
-def run_plot(project: Path, params: dict, dataset: str, monkeypatch: pytest.MonkeyPatch) -> Path:
+def run_plot(project: Path, params: dict, dataset: str, monkeypatch: pytest.MonkeyPatch, **sweep) -> Path:
     """Write params.yaml and the dataset's fake inputs in `project`, run the stage there; its output folder."""
     params = copy.deepcopy(params)
     if dataset not in params:  # a dataset of the user's own, set up like `custom`
         params[dataset] = {**copy.deepcopy(params["custom"])}
         params[dataset]["data"]["path"] = "/somewhere"
+        params[dataset]["confusable"] = {c: CLASSES[(i + 1) % len(CLASSES)] for i, c in enumerate(CLASSES)}
     params["datasets"] = [dataset]
     project.mkdir(parents=True, exist_ok=True)
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     grid = [params["noise"]] if np.isscalar(params["noise"]) else params["noise"]
     shares = [params["thresholds"]] if np.isscalar(params["thresholds"]) else params["thresholds"]
-    write_sweep(project, dataset, grid, shares)
+    write_sweep(project, dataset, grid, shares, **sweep)
     monkeypatch.chdir(project)
     monkeypatch.setattr(sys, "argv", ["plot", "--dataset", dataset, "--raw", f"data/{dataset}/raw",
-                                      "--summary", f"data/{dataset}/summary.json",
+                                      "--summary", f"data/{dataset}/summary.json", "--noisy", f"data/{dataset}/noisy",
                                       "--issues", f"data/{dataset}/issues", "--results", f"data/{dataset}",
                                       "--metrics", f"metrics/{dataset}.json", "--out", f"plots/{dataset}"])
     plot.main()
     return project / "plots" / dataset
 
 
-def expected(project: Path, dataset: str, levels: list[float]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    accuracy = summary.read_accuracy(project / "data" / dataset, levels)
-    detection = summary.read_detection(project / "data" / dataset, levels)
-    return accuracy, detection, summary.by_share(accuracy)
+def inputs(project: Path, dataset: str) -> tuple[pd.DataFrame, list[dict]]:
+    folder = project / "data" / dataset
+    accuracy = pd.concat([pd.read_csv(p) for p in sorted((folder / "accuracy").glob("*.csv"))], ignore_index=True)
+    records = [{"noise_level": json.loads(p.read_text())["noise_level"], **run}
+               for p in sorted((folder / "detection").glob("*.json")) for run in json.loads(p.read_text())["runs"]]
+    return accuracy, records
 
 
-def test_tables_and_headline_hold_the_sweep(params, tmp_path, monkeypatch):
+def cell(accuracy: pd.DataFrame, strategy: str, share: float | None = None) -> pd.Series:
+    """One cell's accuracy per (condition, seed)."""
+    rows = accuracy[(accuracy.strategy == strategy)
+                    & (accuracy.prune_share.isna() if share is None else np.isclose(accuracy.prune_share, share))]
+    return rows.set_index([*CONDITION, "seed"]).test_accuracy.sort_index()
+
+
+def test_tables_and_headline_hold_the_study(params, tmp_path, monkeypatch):
     params.update(noise=[0.3, 0.0, 0.1], thresholds=[0.0, 0.5, 1.0])
     out = run_plot(tmp_path, params, "roman", monkeypatch)
-    accuracy, detection, table = expected(tmp_path, "roman", [0.0, 0.1, 0.3])
+    accuracy, records = inputs(tmp_path, "roman")
+    seeds = sorted({run.seed for run in RUNS})
 
-    cells = pd.read_csv(out / "accuracy_by_share.csv")
-    assert list(cells.columns) == ["noise_percent", "prune_share_percent", "test_accuracy", "gain_over_baseline"]
-    assert len(cells) == 3 * 3
-    for row in cells.itertuples():
-        level, share = round(row.noise_percent / 100, 6), round(row.prune_share_percent / 100, 6)
-        assert row.test_accuracy == table.loc[level, share]
-        assert row.gain_over_baseline == pytest.approx(table.loc[level, share] - table.loc[level, "baseline"], abs=1e-6)
+    results = pd.read_csv(out / "results.csv")
+    assert len(results) == 3 * 4 * 11  # levels x (kind, regime) x cells: baseline, 3 + 3 shares, 4 strategies
+    prune_all = results[results.cell == "prune_relabel@1"].set_index(CONDITION).sort_index()
+    expected = cell(accuracy, "prune_relabel", 1.0).groupby(level=CONDITION)
+    np.testing.assert_allclose(prune_all["mean"], expected.mean(), atol=1e-9)
+    np.testing.assert_allclose(prune_all["sd"], expected.std(ddof=1), atol=1e-9)
+    assert (prune_all.n == len(seeds)).all()
+    assert set(prune_all.label) == {"cleanlab: prune all flagged"}
 
-    lines = pd.read_csv(out / "accuracy_vs_noise.csv")
-    assert list(lines.strategy.unique()) == ["baseline (noisy labels)", "cleanlab: prune all flagged",
-                                             "cleanlab: relabel all flagged",
-                                             "cleanlab: best share per level (picked on test)"]
-    by_line = {name: line.set_index("noise_percent") for name, line in lines.groupby("strategy")}
-    assert list(by_line["baseline (noisy labels)"].index) == [0.0, 10.0, 30.0]
-    assert by_line["baseline (noisy labels)"].test_accuracy.tolist() == table.baseline.tolist()
-    assert by_line["cleanlab: prune all flagged"].test_accuracy.tolist() == table[1.0].tolist()
-    assert by_line["cleanlab: relabel all flagged"].test_accuracy.tolist() == table[0.0].tolist()
-    best = by_line["cleanlab: best share per level (picked on test)"]
-    assert best.test_accuracy.tolist() == table[[0.0, 0.5, 1.0]].max(axis=1).tolist()
-    assert (best.prune_share_percent / 100).tolist() == table[[0.0, 0.5, 1.0]].idxmax(axis=1).tolist()
+    gains = pd.read_csv(out / "accuracy_by_share.csv")
+    kept_half = gains[(gains.rest == "the rest kept as labelled") & (gains.prune_share_percent == 50)]
+    paired = (cell(accuracy, "keep_rest", 0.5) - cell(accuracy, "baseline")).groupby(level=CONDITION)
+    by_panel = kept_half.set_index(["noise_percent", "panel"]).sort_index()
+    for (level, kind, regime), mean in paired.mean().items():
+        row = by_panel.loc[(100 * level, plot.panel(kind, regime))]
+        assert row.gain_over_baseline == pytest.approx(mean, abs=1e-9)
+        assert row.sd == pytest.approx(paired.std(ddof=1)[(level, kind, regime)], abs=1e-9)
 
-    bars = pd.read_csv(out / "flagged_vs_injected.csv").pivot(index="noise_percent", columns="count", values="samples")
-    assert bars["labels flipped (injected)"].tolist() == detection.injected.tolist()
-    assert bars["samples flagged by cleanlab"].tolist() == detection.flagged.tolist()
-    assert bars["flagged and flipped"].tolist() == detection.true_positives.tolist()
+    differences = pd.read_csv(out / "differences.csv")
+    random = differences[differences.comparison == "cleanlab (prune all) − random removal"].set_index(CONDITION)
+    paired = cell(accuracy, "prune_relabel", 1.0) - cell(accuracy, "random_removal")
+    np.testing.assert_allclose(random.sort_index()["mean"], paired.groupby(level=CONDITION).mean(), atol=1e-9)
+    np.testing.assert_array_equal(random.sort_index().above_zero, (paired > 0).groupby(level=CONDITION).sum())
+
+    bars = pd.read_csv(out / "flagged_vs_injected.csv")
+    flagged = bars[bars["count"] == "samples flagged by cleanlab"].set_index(["noise_percent", "panel"]).samples
+    means = pd.DataFrame(records).groupby(CONDITION).flagged.mean()
+    for (level, kind, regime), mean in means.items():
+        assert flagged[(100 * level, plot.panel(kind, regime))] == pytest.approx(mean, abs=0.05)
 
     headline = json.loads((tmp_path / "metrics/roman.json").read_text())
-    assert headline == summary.headline(accuracy, detection)
+    assert headline["baseline"] == round(accuracy[accuracy.strategy == "baseline"].test_accuracy.mean(), 4)
+    assert headline["keep_rest"] == round(cell(accuracy, "keep_rest", 0.5).mean(), 4)  # the grid's only inner share
+    assert headline["true_labels"] == round(cell(accuracy, "true_labels").mean(), 4)
+    noisy = [r for r in records if r["injected"] > 0]
+    assert headline["detection_recall"] == round(float(np.mean([r["recall"] for r in noisy])), 4)
     for name in FIGURES:
         assert (out / name).read_bytes()[:4] == b"\x89PNG"
 
 
-def test_heatmap_draws_accuracy_minus_baseline(params, tmp_path, monkeypatch):
-    params.update(noise=[0.0, 0.4], thresholds=[0.25, 0.75])
-    run_plot(tmp_path, params, "my_photos", monkeypatch)
-    table = expected(tmp_path, "my_photos", [0.0, 0.4])[2]
-    cells = plot.accuracy_by_share(table)
-    fig = plot.draw_gain(cells, "my_photos")
-    ax = fig.axes[0]
-    gain = table[[0.25, 0.75]].sub(table.baseline, axis=0).to_numpy()
-    np.testing.assert_allclose(ax.images[0].get_array(), gain, atol=1e-6)
-    assert [t.get_text() for t in ax.texts] == [f"{v:+.3f}" for v in gain.round(6).ravel()]
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["25", "75"]
-    assert [t.get_text() for t in ax.get_yticklabels()] == ["0", "40"]
-    assert ax.images[0].norm.vmin == -ax.images[0].norm.vmax  # diverging, centred on 0
-    assert ax.get_title() == "my_photos: test accuracy minus the baseline's"  # a dataset's key when it has no name
+def test_the_accuracy_figure_draws_the_means_with_their_spread(params, tmp_path, monkeypatch):
+    params.update(noise=[0.0, 0.4], thresholds=[0.0, 1.0])
+    out = run_plot(tmp_path, params, "my_photos", monkeypatch)
+    lines = pd.read_csv(out / "accuracy_vs_noise.csv")
+    fig = plot.draw_accuracy(lines, "my_photos")
+    panels = list(dict.fromkeys(lines.panel))
+    assert [ax.get_title() for ax in fig.axes] == panels
+    first = lines[(lines.panel == panels[0]) & (lines.strategy == "baseline (noisy labels)")]
+    container = fig.axes[0].containers[0]  # the first errorbar: the baseline's
+    np.testing.assert_allclose(np.asarray(container.lines[0].get_ydata(), dtype=float), first.test_accuracy)
+    segments = container.lines[2][0].get_segments()
+    np.testing.assert_allclose([s[1, 1] - s[0, 1] for s in segments], 2 * first.sd.fillna(0).to_numpy())
+    assert fig._suptitle.get_text() == "my_photos: test accuracy by strategy"  # a dataset's key when it has no name
 
 
 def test_one_noise_level_as_dvc_exp_run_writes_it(params, tmp_path, monkeypatch):
     params.update(noise=0.3, thresholds=[0.0, 0.1, 1.0])  # `dvc exp run -S noise=0.3`
     out = run_plot(tmp_path, params, "fashion_mnist", monkeypatch)
-    table = expected(tmp_path, "fashion_mnist", [0.3])[2]
-    lines = pd.read_csv(out / "accuracy_vs_noise.csv")
-    assert lines.noise_percent.tolist() == [30.0] * 4
-    assert pd.read_csv(out / "accuracy_by_share.csv").test_accuracy.tolist() == table.iloc[0, 1:].tolist()
-    assert len(pd.read_csv(out / "flagged_vs_injected.csv")) == 3
-    headline = json.loads((tmp_path / "metrics/fashion_mnist.json").read_text())
-    assert headline["baseline"] == round(table.baseline[0.3], 4)
+    for name in ("accuracy_vs_noise.csv", "accuracy_by_share.csv", "differences.csv", "flagged_vs_injected.csv"):
+        assert set(pd.read_csv(out / name).noise_percent) == {30.0}, name
+    assert set(pd.read_csv(out / "results.csv").noise_level) == {0.3}
 
 
-def test_shares_without_0_and_1_draw_the_baseline_and_the_best_share(params, tmp_path, monkeypatch):
+def test_the_seeds_grid_without_strategies_and_shares_without_0_and_1(params, tmp_path, monkeypatch):
     params.update(noise=[0.0, 0.2], thresholds=[0.2, 0.6])
-    out = run_plot(tmp_path, params, "roman", monkeypatch)
+    out = run_plot(tmp_path, params, "roman", monkeypatch, plan=[("symmetric", "default", 0)], strategies=[])
     lines = pd.read_csv(out / "accuracy_vs_noise.csv")
-    assert list(lines.strategy.unique()) == ["baseline (noisy labels)",
-                                             "cleanlab: best share per level (picked on test)"]
-    assert set(lines.prune_share_percent.dropna()) <= {20.0, 60.0}
+    assert list(lines.strategy.unique()) == ["baseline (noisy labels)"]  # the inner shares are figure 2's
+    assert lines.sd.isna().all()  # one seed: no spread
     assert sorted(pd.read_csv(out / "accuracy_by_share.csv").prune_share_percent.unique()) == [20.0, 60.0]
+    assert pd.read_csv(out / "differences.csv").empty
     headline = json.loads((tmp_path / "metrics/roman.json").read_text())
-    assert headline["prune_all"] is None and headline["relabel_all"] is None
+    assert headline["prune_all"] is None and headline["relabel_all"] is None and headline["keep_rest"] is None
+    assert headline["baseline"] is not None
 
 
-def test_only_the_grids_cells_are_drawn_and_a_missing_one_is_a_data_error(params, tmp_path, monkeypatch):
+def test_a_missing_or_doubled_result_is_a_data_error(params, tmp_path, monkeypatch):
     params.update(noise=[0.0, 0.2], thresholds=[0.0, 1.0])
-    params_wider = {**params, "thresholds": [0.0, 0.5, 1.0]}
-    run_plot(tmp_path, params_wider, "roman", monkeypatch)  # results of a wider share grid
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump({**params_wider, "datasets": ["roman"],
-                                                          "thresholds": [0.0, 1.0]}))
-    plot.main()
-    assert sorted(pd.read_csv(tmp_path / "plots/roman/accuracy_by_share.csv").prune_share_percent.unique()) == [0, 100]
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump({**params_wider, "datasets": ["roman"],
-                                                          "thresholds": [0.0, 0.7]}))
-    with pytest.raises(stage.DataError, match=r"noise_0.0.csv: 0 rows for prune share 0.7"):
+    run_plot(tmp_path, params, "roman", monkeypatch)
+    table = tmp_path / "data/roman/accuracy/noise_0.2.csv"
+    rows = pd.read_csv(table)
+    pd.concat([rows, rows.iloc[:1]]).to_csv(table, index=False)
+    with pytest.raises(stage.DataError, match=r"noise_0.2.csv: cell baseline appears twice for one run"):
         plot.main()
+    rows.to_csv(table, index=False)
     (tmp_path / "data/roman/detection/noise_0.2.json").unlink()
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump({**params_wider, "datasets": ["roman"]}))
     with pytest.raises(stage.DataError, match=r"noise_0.2.json is missing"):
         plot.main()
 
@@ -152,15 +169,17 @@ def test_the_stage_writes_what_dvc_yaml_lists_and_the_plots_read_its_columns(par
     out = run_plot(tmp_path, params, "roman", monkeypatch)
     written = sorted(str(p.relative_to(tmp_path)) for p in [*out.iterdir(), tmp_path / "metrics/roman.json"])
     assert sorted(p.replace("${item.dataset}", "roman") for p in listed) == written
-    definitions = [e for e in spec.get("plots", []) if isinstance(e, dict)] + [
-        {path.replace("${item.dataset}", "roman"): props}
-        for e in stage_spec.get("plots", []) if isinstance(e, dict) for path, props in e.items()]
-    for definition in definitions:
-        (path, props), = definition.items()
-        if path.endswith(".csv") and props and "template" in props:
-            assert (ROOT / ".dvc/plots" / f"{props['template']}.json").is_file()
-            columns = pd.read_csv(out / Path(path).name).columns
-            assert {props["x"], props["y"]} <= set(columns), path
+    for entry in stage_spec["plots"]:
+        (path, props), = entry.items()
+        if path.endswith(".csv"):
+            template = json.loads((ROOT / ".dvc/plots" / f"{props['template']}.json").read_text())
+            columns = set(pd.read_csv(out / Path(path).name).columns)
+            assert {props["x"], props["y"]} <= columns, path
+            # every other column a template reads by name
+            named = {field for field in ("panel", "sd", "n", "rest", "strategy", "count", "filter_by", "measure",
+                                         "noise_percent", "above_zero") if f'"{field}"' in json.dumps(template)
+                     or f"datum.{field}" in json.dumps(template)}
+            assert named <= columns, (path, named - columns)
 
 
 def test_gallery_titles_tell_image_files_apart():

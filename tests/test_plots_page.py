@@ -1,9 +1,10 @@
 """`dvc plots show` offline, in headless Chromium: every figure once, none blank, no JavaScript error.
 
-For three sweeps (the default grid; one noise level, as `dvc exp run -S noise=0.3` writes it; a dataset of the
-user's own with a share grid without 0 and 1), the plot stage runs on made-up inputs in a fresh git + DVC copy
-of the project, `dvc plots show` writes its page, and labelsweep/plots_page.py checks it and saves a screenshot
-(<pytest tmp dir>/<case>.png). Skipped only where Chromium is not installed: apt-get install -y chromium.
+For four sweeps (the default grid; the seed's 11 x 11 grid; one noise level, as `dvc exp run -S noise=0.3`
+writes it; a dataset of the user's own with a share grid without 0 and 1), the plot stage runs on made-up inputs
+in a fresh git + DVC copy of the project, `dvc plots show` writes its page, and labelsweep/plots_page.py checks
+it and saves a screenshot (<pytest tmp dir>/<case>.png). Skipped only where Chromium is not installed:
+apt-get install -y chromium.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import pytest
 from labelsweep import plots_page
 
 from .conftest import dvc, make_project, run, run_stage
-from .fake_sweep import write_sweep
+from .fake_sweep import CLASSES, write_sweep
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(plots_page.browser() is None,
@@ -26,12 +27,13 @@ pytestmark = [pytest.mark.slow,
 LEVELS = [0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5]
 SHARES = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0]
 CASES = {
-    "default": (["fashion_mnist", "roman"], LEVELS, SHARES),
+    "default": (["fashion_mnist", "roman"], [0.2, 0.4], [0.0, 0.5, 1.0]),
+    "seed_grid": (["fashion_mnist", "roman"], LEVELS, SHARES),
     "one_level": (["fashion_mnist", "roman"], 0.3, SHARES),
     "custom": (["roman", "my_photos"], [0.0, 0.25], [0.2, 0.5, 0.8]),
 }
-FIGURES = ["accuracy_vs_noise.csv", "accuracy_by_share.csv", "flagged_vs_injected.csv", "detection_by_filter.csv",
-           "gallery.png"]
+FIGURES = ["accuracy_vs_noise.csv", "accuracy_by_share.csv", "differences.csv", "flagged_vs_injected.csv",
+           "detection_by_filter.csv", "gallery.png"]
 
 
 
@@ -41,7 +43,8 @@ def render(project: Path, params: dict, datasets: list[str], noise, thresholds) 
     for name in datasets:
         if name not in params:  # set up like the `custom` section
             params[name] = {"data": {**params["custom"]["data"], "path": "/somewhere"},
-                            "train": params["custom"]["train"]}
+                            "train": params["custom"]["train"], "regimes": params["custom"]["regimes"],
+                            "confusable": {c: CLASSES[(i + 1) % len(CLASSES)] for i, c in enumerate(CLASSES)}}
     make_project(project, params)  # with the templates (.dvc/plots) and plots.html_template
     run([sys.executable, "-m", "labelsweep.plots_page", "install", str(project / ".venv/share/vega/vega-bundle.js")],
         project)
@@ -49,7 +52,8 @@ def render(project: Path, params: dict, datasets: list[str], noise, thresholds) 
         write_sweep(project, name, noise if isinstance(noise, list) else [noise],
                     thresholds if isinstance(thresholds, list) else [thresholds], seed=i)
         result = run_stage("plot", project, "--dataset", name, "--raw", f"data/{name}/raw", "--summary",
-                           f"data/{name}/summary.json", "--issues", f"data/{name}/issues", "--results",
+                           f"data/{name}/summary.json", "--noisy", f"data/{name}/noisy", "--issues",
+                           f"data/{name}/issues", "--results",
                            f"data/{name}", "--metrics",
                            f"metrics/{name}.json", "--out", f"plots/{name}")
         assert result.returncode == 0, result.stderr
