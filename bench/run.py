@@ -381,7 +381,7 @@ def study_table() -> list[str]:
              f"measured {m['date']}{'' if status == 0 else f' (exit status {status})'}:", "",
              "| measurement | result | target |", "|---|---|---|",
              f"| elapsed | {run['wall_s'] / 60:.1f} min | ≤ about 2 h |",
-             f"| stages | {len(records)} | |",
+             f"| stage processes run | {len(records)} | |",
              f"| model fitting share (of the time in stage processes) | {100 * fit / in_stages:.0f} % | |",
              f"| peak memory of any stage | {max(r['peak_rss_mb'] for r in records) / 1024:.2f} GB | ≤ 3 GB |"]
     for name in params["datasets"]:

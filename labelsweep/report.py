@@ -34,6 +34,7 @@ def _fmt(value: float | None, digits: int = 3) -> str:
 
 
 def _pm(mean: float, sd: float, digits: int = 3, sign: str = "") -> str:
+    mean = round(mean, digits) + 0.0  # + 0.0: no "-0.000"
     return f"{mean:{sign}.{digits}f}" + ("" if sd != sd else f" ± {sd:.{digits}f}")
 
 

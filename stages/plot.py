@@ -136,8 +136,8 @@ def draw_accuracy(lines: pd.DataFrame, name: str) -> plt.Figure:
     panels = list(dict.fromkeys(lines.panel))
     fig, axes = panel_grid(panels, sharey=True)
     strategies = list(dict.fromkeys(lines.strategy))
-    step = 0.5 * lines.noise_percent.diff().abs().replace(0, np.nan).min() / max(len(strategies), 1) \
-        if lines.noise_percent.nunique() > 1 else 0.4
+    step = 0.3 * lines.noise_percent.diff().abs().replace(0, np.nan).min() / max(len(strategies), 1) \
+        if lines.noise_percent.nunique() > 1 else 0.3
     for ax, name_of_panel in zip(axes[0], panels):
         for i, strategy in enumerate(strategies):
             line = lines[(lines.panel == name_of_panel) & (lines.strategy == strategy)]
@@ -146,7 +146,7 @@ def draw_accuracy(lines: pd.DataFrame, name: str) -> plt.Figure:
                         marker="o", ms=3.5, capsize=2, lw=1.2, ls="--" if dashed else "-", label=strategy,
                         color=f"C{i}")
         ax.set_xticks(sorted(lines.noise_percent.unique()))
-        ax.set_xlabel(NOISE_AXIS)
+        ax.set_xlabel(f"{NOISE_AXIS}\n(each strategy's points shifted sideways a little, to be told apart)", fontsize=9)
         ax.set_title(name_of_panel, fontsize=10)
         ax.grid(alpha=0.3)
     axes[0, 0].set_ylabel("test accuracy (mean ± sd over seeds)")
@@ -225,20 +225,20 @@ def draw_by_filter(lines: pd.DataFrame, name: str, configured: str) -> plt.Figur
                             "no level with injected noise: nothing to score the flags against")
     panels = list(dict.fromkeys(lines.panel))
     fig, axes = panel_grid(panels, rows=3, width=3.6, height=2.4, sharex=True, sharey=True)
-    for row, measure in zip(axes, ("precision", "recall", "f1")):
+    for r, (row, measure) in enumerate(zip(axes, ("precision", "recall", "f1"))):
         for ax, name_of_panel in zip(row, panels):
             part = lines[(lines.panel == name_of_panel) & (lines.measure == measure)]
             for method, line in part.groupby("filter_by", sort=False):
                 ax.plot(line.noise_percent, line.value, marker="o", ms=3, lw=2.5 if method == configured else 1.2,
                         label=f"{method} (used)" if method == configured else method)
             ax.grid(alpha=0.3)
-            if row is axes[0]:
+            if r == 0:
                 ax.set_title(name_of_panel, fontsize=9)
         row[0].set_ylabel(measure if measure != "f1" else "F1")
     for ax in axes[-1]:
         ax.set_xlabel(NOISE_AXIS, fontsize=8)
     fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncol=4, fontsize=8)
-    fig.suptitle(f"{name}: label-issue detection by cleanlab's filter_by, against the injected flips (mean over seeds)")
+    fig.suptitle(f"{name}: label-issue detection by cleanlab's filter_by\nagainst the injected flips, mean over seeds")
     return fig
 
 
