@@ -23,7 +23,7 @@ FILTER_BY = (
 )
 RELABEL_WITH = ("pruned_refit", "crossval")
 SOURCES = ("fashion_mnist", "image_folder")
-NOISE_KINDS = ("symmetric", "class_conditional")  # = labelsweep.noise.NOISE_KINDS (not imported: numpy-free here)
+NOISE_KINDS = ("symmetric", "class_conditional")  # labelsweep.noise
 # The cells trained at every level besides the baseline and the prune/relabel threshold grid (README, "Strategies").
 STRATEGIES = ("keep_rest", "perfect_detection", "random_removal", "true_labels", "confident_relabel")
 MODELS = ("mlp", "cnn")

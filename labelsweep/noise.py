@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-NOISE_KINDS = ("symmetric", "class_conditional")
+from labelsweep.config import NOISE_KINDS
 
 
 def noise_rng(seed: int, noise_level: float, kind: str = "symmetric") -> np.random.Generator:
@@ -58,8 +58,3 @@ def inject_noise(labels: np.ndarray, noise_level: float, n_classes: int, seed: i
     flipped[chosen] = True
     return noisy, flipped
 
-
-def inject_symmetric_noise(labels: np.ndarray, noise_level: float, n_classes: int, seed: int
-                           ) -> tuple[np.ndarray, np.ndarray]:
-    """Symmetric exact-count noise (see :func:`inject_noise`)."""
-    return inject_noise(labels, noise_level, n_classes, seed)

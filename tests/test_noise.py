@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from labelsweep import runs
-from labelsweep.noise import NOISE_KINDS, inject_noise, inject_symmetric_noise, noise_rng
+from labelsweep.noise import NOISE_KINDS, inject_noise, noise_rng
 
 from .conftest import checkout, run_stage, write_raw
 
@@ -40,7 +40,7 @@ def test_flips_exactly_round_p_n_labels_each_to_another_class(n, noise_level, fl
     """The documented count, round(p * n) with Python's ties-to-even, checked against hand-counted numbers; the
     flipped labels all changed, the others did not."""
     labels = np.random.default_rng(1).integers(0, 10, size=n)
-    noisy, flipped = inject_symmetric_noise(labels, noise_level, n_classes=10, seed=0)
+    noisy, flipped = inject_noise(labels, noise_level, n_classes=10, seed=0)
     assert flipped.sum() == flips
     assert np.array_equal(noisy != labels, flipped)  # every chosen label really changed, no other one did
     assert noisy.min() >= 0 and noisy.max() <= 9
@@ -48,24 +48,24 @@ def test_flips_exactly_round_p_n_labels_each_to_another_class(n, noise_level, fl
 
 def test_same_seed_same_noise_other_seed_other_noise(labels):
     """The noise is a function of (labels, level, seed): rerunning a stage reproduces it, another seed changes it."""
-    a = inject_symmetric_noise(labels, 0.3, 10, seed=0)
-    b = inject_symmetric_noise(labels, 0.3, 10, seed=0)
-    c = inject_symmetric_noise(labels, 0.3, 10, seed=1)
+    a = inject_noise(labels, 0.3, 10, seed=0)
+    b = inject_noise(labels, 0.3, 10, seed=0)
+    c = inject_noise(labels, 0.3, 10, seed=1)
     assert all(np.array_equal(x, y) for x, y in zip(a, b))
     assert not np.array_equal(a[1], c[1])
 
 
 def test_a_level_written_differently_gives_the_same_noise(labels):
     """0.3 and 0.1 + 0.2 (= 0.30000000000000004) are one level: the generator is keyed on the level in millionths."""
-    a = inject_symmetric_noise(labels, 0.3, 10, seed=0)
-    b = inject_symmetric_noise(labels, 0.1 + 0.2, 10, seed=0)
+    a = inject_noise(labels, 0.3, 10, seed=0)
+    b = inject_noise(labels, 0.1 + 0.2, 10, seed=0)
     assert all(np.array_equal(x, y) for x, y in zip(a, b))
 
 
 def test_new_class_is_uniform_over_the_other_classes():
     """45,000 flips from class 0 land on each of the 9 other classes about 5,000 times (within 5 sigma), never on 0."""
     labels = np.zeros(90_000, dtype=np.int64)
-    noisy, flipped = inject_symmetric_noise(labels, 0.5, n_classes=10, seed=3)
+    noisy, flipped = inject_noise(labels, 0.5, n_classes=10, seed=3)
     counts = np.bincount(noisy[flipped], minlength=10)
     assert counts[0] == 0
     expected = flipped.sum() / 9
@@ -75,7 +75,7 @@ def test_new_class_is_uniform_over_the_other_classes():
 def test_does_not_modify_its_input(labels):
     """The caller's labels (the raw folder's truth) are left as they were."""
     before = labels.copy()
-    inject_symmetric_noise(labels, 0.4, 10, seed=0)
+    inject_noise(labels, 0.4, 10, seed=0)
     assert np.array_equal(labels, before)
 
 
@@ -83,7 +83,7 @@ def test_does_not_modify_its_input(labels):
 def test_rejects_levels_outside_0_1(labels, noise_level):
     """A level below 0 or at or above 1 is refused, naming the argument."""
     with pytest.raises(ValueError, match="noise_level"):
-        inject_symmetric_noise(labels, noise_level, 10, seed=0)
+        inject_noise(labels, noise_level, 10, seed=0)
 
 
 def old_symmetric_noise(labels: np.ndarray, noise_level: float, n_classes: int, seed: int):
@@ -105,7 +105,7 @@ def test_symmetric_noise_is_the_noise_of_earlier_versions(labels, seed, noise_le
     code before noise kinds, through inject_noise(kind="symmetric") and the old entry point alike."""
     old = old_symmetric_noise(labels, noise_level, 10, seed)
     for new in (inject_noise(labels, noise_level, 10, seed, "symmetric"),
-                inject_symmetric_noise(labels, noise_level, 10, seed)):
+                inject_noise(labels, noise_level, 10, seed)):
         assert np.array_equal(new[0], old[0]) and np.array_equal(new[1], old[1])
 
 
