@@ -54,7 +54,7 @@ def cell_label(cell: str) -> str:
             "confident_relabel": "cleanlab: relabel if p ≥ min, prune the rest"}.get(strategy, strategy)
 
 
-def _read(paths: list[Path]) -> None:
+def _require(paths: list[Path]) -> None:
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
         raise FileNotFoundError(f"{missing[0]} is missing: run the stages before plot (dvc repro)")
@@ -63,7 +63,7 @@ def _read(paths: list[Path]) -> None:
 def read_accuracy(results: str | Path, levels: list[float]) -> pd.DataFrame:
     """Every cell's test accuracy at `levels`: one row per (noise_level, noise_kind, regime, seed, cell)."""
     paths = [accuracy_csv(results, level) for level in levels]
-    _read(paths)
+    _require(paths)
     table = pd.concat([pd.read_csv(p) for p in paths], ignore_index=True)
     return table.assign(cell=[cell_key(s, t) for s, t in zip(table.strategy, table.prune_share)])
 
@@ -71,7 +71,7 @@ def read_accuracy(results: str | Path, levels: list[float]) -> pd.DataFrame:
 def read_detection(results: str | Path, levels: list[float]) -> pd.DataFrame:
     """cleanlab's detection against the injected flips: one row per (noise_level, run)."""
     paths = [detection_json(results, level) for level in levels]
-    _read(paths)
+    _require(paths)
     records = [json.loads(p.read_text()) for p in paths]
     return pd.DataFrame([{"noise_level": record["noise_level"], **run} for record in records
                          for run in record["runs"]])

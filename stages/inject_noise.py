@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from labelsweep import artifacts, config, runs, stage
+from labelsweep.datasets import stratified_indices
 from labelsweep.noise import inject_noise
 
 
@@ -65,8 +66,6 @@ def main() -> None:
                         f"params.yaml: {args.dataset}.regimes.{run.regime}.train_size = {train_size} is not allowed: "
                         f"there are only {len(true_labels)} training samples in {len(classes)} classes (use between "
                         f"{len(classes)} and {len(true_labels) - len(classes)}: one sample per class on each side)")
-                from labelsweep.datasets import stratified_indices
-
                 members = np.sort(stratified_indices(true_labels, train_size, run.seed)[0])
             labels[i, members], flipped[i, members] = inject_noise(
                 true_labels[members], noise_level, len(classes), run.seed, run.noise_kind, confusable)

@@ -66,9 +66,8 @@ def read_study(results: Path, levels: list[float]) -> tuple[pd.DataFrame, pd.Dat
     return accuracy, detection
 
 
-def accuracy_lines(accuracy: pd.DataFrame) -> pd.DataFrame:
-    """Figure 1: every cell but the interior prune/relabel shares (figure 2 has those), mean ± sd."""
-    table = summary.cells(accuracy)
+def accuracy_lines(table: pd.DataFrame) -> pd.DataFrame:
+    """Figure 1, from summary.cells: every cell but the interior prune/relabel shares (figure 2 has those)."""
     interior = table.cell.str.startswith("prune_relabel@") & ~table.cell.isin([summary.PRUNE_ALL, summary.RELABEL_ALL])
     keep_ends = table.cell.isin(["keep_rest@0", "keep_rest@1"])  # = the baseline and prune all
     table = with_panels(table[~interior & ~keep_ends])
@@ -294,15 +293,15 @@ def main() -> None:
 
     accuracy, detection = read_study(Path(args.results), levels)
     with stage.work():
-        detected = summary.detection_summary(detection)
-        lines, gains, bars = accuracy_lines(accuracy), gain_by_share(accuracy), flagged_vs_injected(detected)
+        detected, results = summary.detection_summary(detection), summary.cells(accuracy)
+        lines, gains, bars = accuracy_lines(results), gain_by_share(accuracy), flagged_vs_injected(detected)
         compared, filters = with_panels(summary.differences(accuracy)), detection_by_filter(detection)
         level_name = artifacts.level_name(levels[0])
         gallery = draw_gallery(name, levels[0], Path(args.noisy) / level_name, Path(args.issues) / level_name,
                                Path(args.raw))
         for stem, data in [("accuracy_vs_noise", lines), ("accuracy_by_share", gains), ("differences", compared),
                            ("flagged_vs_injected", bars), ("detection_by_filter", filters),
-                           ("results", summary.cells(accuracy)), ("detection", detected)]:
+                           ("results", results), ("detection", detected)]:
             artifacts.save_csv(out / f"{stem}.csv", data)
         for stem, fig in [("accuracy_vs_noise", draw_accuracy(lines, name)), ("gain_by_share", draw_gain(gains, name)),
                           ("differences", draw_differences(compared, name)),
