@@ -1,12 +1,13 @@
-"""The README's result tables, generated from the committed results: ``python -m labelsweep.report``.
+"""The result tables of docs/results.md, generated from the committed results: ``python -m labelsweep.report``.
 
 Per dataset: what the data is (sizes, what deduplication removed), and per condition (noise level x
 noise kind x regime) the test accuracy of every strategy and control as mean ± sd over the seeds, the
 paired differences the reading rests on, and cleanlab's detection against the injected flips; first,
 the headline metrics DVC shows. Everything comes from files the plot stage commits
 (metrics/<dataset>.json, plots/<dataset>/{results,differences,detection}.csv and data.json), so a fresh
-clone reproduces the tables, and a test fails when README.md and the results drift apart.
-``--write README.md`` replaces the text between the README's report markers.
+clone reproduces the tables, and a test fails when the documents and the results drift apart.
+``--write`` replaces the text between the report markers in whichever document holds them
+(:func:`documents`: README.md or a page of docs/), so the block can move between pages without a code change.
 """
 
 from __future__ import annotations
@@ -152,15 +153,33 @@ def replace_between_markers(document: str, text: str, begin: str = BEGIN, end: s
     return f"{head}{begin}\n{text}{end}{rest.split(end, 1)[1]}"
 
 
+def documents(root: Path = Path("."), begin: str = BEGIN) -> list[Path]:
+    """The Markdown documents (README.md, docs/*.md) that hold the `begin` marker of a generated block."""
+    candidates = [root / "README.md", *sorted((root / "docs").glob("*.md"))]
+    return [path for path in candidates if path.is_file() and begin in path.read_text()]
+
+
+def write(text: str, paths: list[Path]) -> list[Path]:
+    """Replace the report block in each of `paths` (every document holding it, when `paths` is empty)."""
+    paths = paths or documents()
+    if not paths:
+        raise ConfigError(f"no document (README.md, docs/*.md) holds the {BEGIN} ... {END} markers")
+    for path in paths:
+        path.write_text(replace_between_markers(path.read_text(), text))
+    return paths
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--write", metavar="README.md", help="replace the text between the report markers")
+    parser.add_argument("--write", metavar="DOCUMENT", nargs="*",
+                        help="replace the text between the report markers, in the documents named or, with none "
+                             "named, in every document that holds them")
     args = parser.parse_args()
     try:
         text = render(load_params())
-        if args.write:
-            path = Path(args.write)
-            path.write_text(replace_between_markers(path.read_text(), text))
+        if args.write is not None:
+            for path in write(text, [Path(name) for name in args.write]):
+                print(f"wrote {path}")
         else:
             print(text, end="")
     except (ConfigError, FileNotFoundError) as err:
