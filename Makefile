@@ -1,4 +1,5 @@
-# Two entry points: `make repro` (set up, then run the whole study) and `make test` (set up, then test).
+# Two entry points: `make repro` (set up, then run the whole study) and `make test` (set up, then test);
+# `make test-fast` runs the fast lane of the tests.
 # Set-up is idempotent: a virtual environment in .venv with the project and its pinned PyTorch, and
 # Fashion-MNIST from Debian's dataset-fashion-mnist package where apt-get can install it.
 VENV := .venv
@@ -9,7 +10,7 @@ TORCH := torch==2.14.1 torchvision==0.29.1
 FASHION_MNIST := /usr/share/datasets/fashion-mnist
 SYSTEM_PYTHON := $(shell command -v python3)
 
-.PHONY: setup data browser repro test lint bench
+.PHONY: setup data browser repro test test-fast lint bench
 # setup also (re)writes, idempotently, the .pth that loads dvc_scalar_grid.py in DVC's processes so that
 # `dvc exp run -S noise=0.3` works, after checking that the installed DVC is one the bridge fits: see that module.
 setup: $(BIN)/.installed
@@ -53,6 +54,11 @@ lint: setup
 
 test: setup data browser lint
 	pytest -q
+
+# The fast lane: every test but those marked slow (stage processes, DVC, model fitting; pyproject.toml). No
+# browser: the plots-page check is slow anyway.
+test-fast: setup data lint
+	pytest -q -m "not slow"
 
 bench: setup data
 	python bench/run.py sweep && python bench/run.py short && python bench/run.py models && python bench/run.py report

@@ -191,6 +191,7 @@ def apply(workdir):
                      "--issues", "issues", "--out", "cleaned")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "thresholds, shares, rows",
     [
@@ -223,6 +224,7 @@ def test_the_stage_writes_one_row_per_threshold_of_params_yaml(tmp_path, params,
     assert labels[1 + len(shares):].tolist() == [second] + [relabelled if s < 0.5 else pruned for s in shares]
 
 
+@pytest.mark.slow
 def test_the_stage_writes_every_strategy_of_every_run(tmp_path, params):
     """With every strategy: each run's rows are cleaning.training_cells of its members (the generator of random
     removal is the run's own, spawned from its noise generator), -1 outside the run, in cells.csv's order."""

@@ -180,6 +180,7 @@ STAGES = {  # every stage but plot, with all its required arguments
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stage", STAGES)
 def test_a_stage_with_a_bad_setting_exits_2_with_one_line_and_writes_nothing(tmp_path, params, stage):
     """Every stage checks params.yaml first: a bad setting is one line on stderr, exit 2, and no output."""
@@ -191,6 +192,7 @@ def test_a_stage_with_a_bad_setting_exits_2_with_one_line_and_writes_nothing(tmp
     assert sorted(p.name for p in tmp_path.iterdir()) == ["labelsweep", "params.yaml", "stages"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("value", ["1.0", "-0.1", "nan"])
 def test_a_grid_value_outside_its_range_on_the_command_line_is_refused(tmp_path, params, value):
     """A noise level from the command line outside [0, 1) is refused in one line naming the option."""

@@ -125,6 +125,7 @@ def test_a_missing_folder_is_named_with_its_dataset_setting(tmp_path):
         datasets.load("roman", image_data(tmp_path / "nowhere"), seed=0)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not ROMAN.is_dir(), reason=f"the Roman-numerals images are not at {ROMAN}")
 def test_roman_numerals_have_10_classes_and_the_published_counts():
     from torchvision.datasets import ImageFolder

@@ -18,6 +18,9 @@ import yaml
 from .conftest import BIN, checkout, run_stage, save_runs, stage_env, write_raw
 
 LABELS = np.arange(60) % 3
+# Every test runs stage processes (`python -m stages.*`).
+pytestmark = pytest.mark.slow
+
 ONE_RUN = ("--noise_kinds", "symmetric", "--regimes", "default", "--seeds", "0")  # inject_noise's runs
 
 

@@ -277,6 +277,7 @@ def test_fails_loudly_when_dvc_changes(changes, message, capsys):
     assert err.startswith("ERROR: dvc_scalar_grid: ") and err.count("\n") == 1
 
 
+@pytest.mark.slow
 def test_real_dvc_process_fails_loudly(tmp_path):
     # A DVC whose MatrixDefinition lost the method: the `dvc` command stops with one line and status 2.
     code = (

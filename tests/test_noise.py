@@ -184,6 +184,7 @@ def inject(workdir, *run_args: str, level: str = "0.3"):
                      "--out", "noisy", *run_args)
 
 
+@pytest.mark.slow
 def test_the_stage_writes_every_run_and_a_regime_draws_its_stratified_subsample(stage_dir):
     """Two kinds x two regimes x two seeds: runs.csv lists the 8 runs in runs.plan's order (regime, kind, seed);
     a default run covers all 100 samples with round(0.3 * 100) = 30 flips; a memorise run has exactly its 50
@@ -220,6 +221,7 @@ def test_the_stage_writes_every_run_and_a_regime_draws_its_stratified_subsample(
     assert "flipped 15 of 50 labels" in r.stdout and "flipped 30 of 100 labels" in r.stdout
 
 
+@pytest.mark.slow
 def test_a_regime_set_to_null_is_not_run_and_the_stage_says_so(stage_dir, params):
     """`memorise: null` under the dataset's regimes: its runs are left out of every array and of runs.csv, and the
     stage prints which regime it left out and why."""
@@ -238,6 +240,7 @@ def test_a_regime_set_to_null_is_not_run_and_the_stage_says_so(stage_dir, params
     assert np.load(noisy / "labels.npy").shape == (2, 100) and (np.load(noisy / "labels.npy") >= 0).all()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mapping", [
     {"a": "b", "b": "a", "c": "d"},  # d missing
     {"a": "b", "b": "b", "c": "d", "d": "a"},  # b to itself
@@ -255,6 +258,7 @@ def test_a_confusable_map_that_does_not_fit_the_classes_stops_the_stage_in_one_l
     assert not (stage_dir / "noisy").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("run_args, named", [
     (["--noise_kinds", "symmetric", "gaussian", "--regimes", "default", "--seeds", "0"], "'gaussian'"),
     (["--noise_kinds", "symmetric", "--regimes", "default", "overfit", "--seeds", "0"], "'overfit'"),

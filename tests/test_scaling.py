@@ -27,6 +27,9 @@ from labelsweep.datasets import DEBIAN_DIR as DEBIAN
 
 from .conftest import ROOT, UPTO, copy_project, dvc, is_plot, make_project, run, stages_run, tiny_fashion_params
 
+# Every test but the dvc.yaml check runs DVC on fresh repositories (module fixtures run `dvc repro`).
+pytestmark = pytest.mark.slow
+
 LEVELS = (0.0, 0.2)  # tiny_fashion_params' noise levels: one slice (one "machine") each
 LEVEL_STAGES = ("inject_noise", "crossval_probs", "find_issues", "apply_prune_relabel", "train_eval")
 
@@ -105,7 +108,6 @@ def test_no_stage_but_plot_is_kept_out_of_the_run_cache():
     assert {stage for stage, _ in uncached_outs(yaml.safe_load((ROOT / "dvc.yaml").read_text()))} <= {"plot"}
 
 
-@pytest.mark.slow
 def test_a_fresh_clone_pulls_the_results_from_the_remote_and_has_nothing_to_rerun(single, tmp_path):
     origin = single["project"]
     assert "files pushed" in dvc(origin, "push").stdout
@@ -140,7 +142,6 @@ def collected(tmp_path_factory) -> dict:
     return {"collector": collector, "ran": ran, "out": out, "records": timings(record)}
 
 
-@pytest.mark.slow
 def test_a_sweep_split_over_two_machines_is_collected_from_the_run_cache_without_fitting_a_model(single, collected):
     for level in LEVELS:
         assert set(collected["ran"][level]) == level_stages(level) | {"download@fashion_mnist"}
@@ -167,7 +168,6 @@ open("threads.json", "w").write(json.dumps(line))
 """
 
 
-@pytest.mark.slow
 def test_queue_workers_take_the_thread_cap_from_the_environment_of_queue_start(tmp_path):
     """`OMP_NUM_THREADS=1 dvc queue start -j 2`: both workers' stages see the variable and torch uses one thread.
 
@@ -208,7 +208,6 @@ def test_queue_workers_take_the_thread_cap_from_the_environment_of_queue_start(t
 # ---------------------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.slow
 def test_plot_outputs_travel_in_git_never_to_the_remote(single, tmp_path):
     """The plot stage's `cache: false` outputs (figures and tables) are committed in git and never pushed (but a copy
     of a cached file, plots/<dataset>/data.json of data/<dataset>/summary.json, is there as that file); a clone that
@@ -231,7 +230,6 @@ def test_plot_outputs_travel_in_git_never_to_the_remote(single, tmp_path):
     assert {out["path"] for out in outs} <= set(run(["git", "ls-files", "plots", "metrics"], teammate).stdout.split())
 
 
-@pytest.mark.slow
 def test_plot_is_the_only_stage_a_collecting_machine_runs(collected, tmp_path):
     """After collecting the split sweep from the run-cache, a full `dvc repro --pull` runs only the plot stage (the
     one with `cache: false` outputs), which fits no model."""

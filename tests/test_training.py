@@ -37,6 +37,7 @@ def toy() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return images, truth, given
 
 
+@pytest.mark.slow
 def test_a_label_masked_out_of_the_loss_is_not_learned_while_an_included_one_is():
     """Model 0 (the odd samples EXCLUDED) and model 1 (all labels) train together on the same batches: model 0
     puts most of the odd samples' probability on their image's class and almost none on their given label, while
@@ -62,6 +63,7 @@ SMALL_ODD = ODD[ODD != 62]
 SMALL = np.sort(np.concatenate([SMALL_ODD, np.setdiff1d(np.arange(N), ODD)[:55]]))
 
 
+@pytest.mark.slow
 def test_the_crossval_probs_stage_takes_each_sample_from_the_fold_model_that_held_it_out(tmp_path, params):
     """The stage on the toy with 2 folds and two runs (the whole toy in the default regime with seed 0; the `small`
     regime's subsample with seed 1, a group of its own): in each run each odd sample's probabilities favour its
@@ -102,6 +104,7 @@ def test_the_crossval_probs_stage_takes_each_sample_from_the_fold_model_that_hel
     assert not np.isnan(pred_probs[0]).any() and (fold[0] >= 0).all()
 
 
+@pytest.mark.slow
 def test_a_stacked_model_does_not_depend_on_the_labels_of_the_models_beside_it():
     """Row `truth` trained in a stack of 3 beside other labels, beside copies of itself, or in another place of the
     stack: the same probabilities to the bit (one initialisation, one batch order, each model its own loss)."""
@@ -155,6 +158,7 @@ def train_eval_run(tmp_path_factory):
     return tmp_path, distinct, [i for _, _, i in cells], result
 
 
+@pytest.mark.slow
 def test_train_eval_trains_identical_cells_once_without_changing_any_result(train_eval_run):
     """The 7 cells hold 4 distinct label rows: train_eval fits 4 models, and each cell's test predictions are those
     of the 4 distinct rows trained together (computed here): duplicate cells (the baseline and keep_rest at 0; the
@@ -183,6 +187,7 @@ def test_train_eval_trains_identical_cells_once_without_changing_any_result(trai
     assert np.array_equal(table.wrong_labels, [(distinct[i] != truth)[distinct[i] != -1].sum() for i in which])
 
 
+@pytest.mark.slow
 @pytest.mark.xfail(strict=True, reason="bug: a stacked model's initial output layer depends on how many models are "
                    "stacked (labelsweep/training.py StackedMLP/StackedCNN draw the wide layers before the head)")
 def test_a_cell_of_train_eval_is_the_model_its_labels_give_alone(train_eval_run):
