@@ -153,8 +153,8 @@ def stages_run(output: str) -> list[str]:
     return [line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage '")]
 
 
-# The stages up to train_eval: every stage but plot (being rewritten for the runs layout). `dvc repro UPTO`
-# reproduces them (a matrix stage's name targets all of its entries, and DVC adds what they depend on).
+# The stages up to train_eval: every stage but plot, which the tests of its outputs run on their own. `dvc repro
+# UPTO` reproduces them (a matrix stage's name targets all of its entries, and DVC adds what they depend on).
 UPTO = "train_eval"
 
 

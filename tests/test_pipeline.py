@@ -6,8 +6,9 @@ Fashion-MNIST samples added as a second dataset (skipped where Fashion-MNIST is 
 several runs (both noise kinds; for `custom` also the `small` regime, which Fashion-MNIST sets to null) and every
 strategy. Tests that change a sweep work on a copy.
 
-The plot stage is being rewritten for the runs layout: the tests of its outputs (figures, tables, metrics) are
-kept apart at the end of this file, under "The plot stage", and are the only ones here that run it.
+The tests of the plot stage's outputs (figures, tables, metrics) are kept apart at the end of this file, under
+"The plot stage", and are the only ones here that run it: the shared sweeps stop at train_eval, which keeps them
+cheaper to copy and lets the plot tests start from a sweep the plot stage has not seen.
 """
 
 from __future__ import annotations
@@ -574,9 +575,8 @@ def test_the_fake_sweep_of_the_plot_tests_has_the_real_layout(custom, tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# The plot stage. It is being rewritten for the runs layout (issue 12): the tests below are the only ones in this
-# file that run it (on a copy of `custom` reproduced up to train_eval) and check its outputs (plots/, metrics/) and
-# how DVC tracks it. Until the rewrite lands they fail where the old plot stage cannot read the new layout.
+# The plot stage: the tests below are the only ones in this file that run it (on a copy of `custom` reproduced up
+# to train_eval) and check its outputs (plots/, metrics/) and how DVC tracks it.
 # ---------------------------------------------------------------------------------------------------------------
 
 

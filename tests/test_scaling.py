@@ -7,9 +7,8 @@ __init__.py; `metrics:` and `plots:` entries are exempt, but `dvc push` never up
 machine could not restore them either). Only the plot stage, which fits no model, may have such outputs: the
 collecting machine reruns it and commits them.
 
-The sweeps here run every stage up to train_eval (`dvc repro train_eval`). The plot stage is being rewritten for
-the runs layout (issue 12): the tests that run it and check its outputs are kept apart at the end, under "The plot
-stage".
+The sweeps here run every stage up to train_eval (`dvc repro train_eval`); the tests that run the plot stage and
+check its outputs are kept apart at the end, under "The plot stage".
 """
 
 from __future__ import annotations
@@ -202,9 +201,8 @@ def test_queue_workers_take_the_thread_cap_from_the_environment_of_queue_start(t
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# The plot stage. It is being rewritten for the runs layout (issue 12): the tests below are the only ones in this
-# file that run it (on copies of the sweeps above) and check its outputs and how they travel. Until the rewrite
-# lands they fail where the old plot stage cannot read the new layout.
+# The plot stage: the tests below are the only ones in this file that run it (on copies of the sweeps above) and
+# check its outputs and how they travel.
 # ---------------------------------------------------------------------------------------------------------------
 
 
