@@ -12,6 +12,8 @@ from typing import Any
 
 import yaml
 
+from labelsweep.errors import ConfigError, not_allowed
+
 FILTER_BY = (
     "prune_by_noise_rate",
     "prune_by_class",
@@ -30,16 +32,12 @@ MODELS = ("mlp", "cnn")
 DEVICES = ("auto", "cpu", "cuda")
 
 
-class ConfigError(ValueError):
-    """A setting in params.yaml (or a stage argument) is not allowed."""
-
-
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _fail(key: str, value: Any, allowed: str) -> None:
-    raise ConfigError(f"params.yaml: {key} = {value!r} is not allowed: {allowed}")
+    raise not_allowed(key, value, allowed)
 
 
 def _grid(params: dict, key: str, upper_inclusive: bool) -> list[float]:

@@ -22,8 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from labelsweep.config import ConfigError
-from labelsweep.stage import DataError
+from labelsweep.errors import DataError, not_allowed
 
 FASHION_MNIST_MD5 = {  # of the decompressed files, as published by Zalando Research
     "train-images-idx3-ubyte": "f4a8712d7a061bf5bd6d2ca38dc4d50a",
@@ -266,12 +265,11 @@ def subsample(split: Split, size: int | None, key: str, seed: int) -> Split:
     if size is None or size == len(split.labels):
         return split
     if size > len(split.labels):
-        raise ConfigError(f"params.yaml: {key} = {size} is not allowed: the data has only "
-                          f"{len(split.labels)} samples (use at most that, or null for all)")
+        raise not_allowed(key, size, f"the data has only {len(split.labels)} samples (use at most that, or null "
+                                     "for all)")
     n_classes = len(np.unique(split.labels))
     if size < n_classes:
-        raise ConfigError(f"params.yaml: {key} = {size} is not allowed: at least one sample per class "
-                          f"({n_classes}) is needed")
+        raise not_allowed(key, size, f"at least one sample per class ({n_classes}) is needed")
     return _take(split, stratified_indices(split.labels, size, seed)[0])
 
 

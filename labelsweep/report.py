@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from labelsweep.config import ConfigError, load_params
+from labelsweep.config import load_params
+from labelsweep.errors import ConfigError
 from labelsweep.summary import COMPARISONS, CONDITION, PRUNE_ALL, RELABEL_ALL, TITLES
 
 BEGIN, END = "<!-- labelsweep.report: begin -->", "<!-- labelsweep.report: end -->"

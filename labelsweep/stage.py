@@ -1,8 +1,8 @@
 """What every stage script shares around its body: clear errors and optional timing records.
 
-A stage's ``main`` raises :class:`~labelsweep.config.ConfigError` or :class:`DataError` for anything a
-person must fix; :func:`run` turns those into one line on stderr and exit status 2 instead of a
-traceback. When ``LABELSWEEP_TIMINGS`` names a file, one JSON line per stage process is appended to it
+A stage's ``main`` raises :class:`~labelsweep.errors.ConfigError` or :class:`~labelsweep.errors.DataError`
+for anything a person must fix; :func:`run` turns those into one line on stderr and exit status 2 instead
+of a traceback. When ``LABELSWEEP_TIMINGS`` names a file, one JSON line per stage process is appended to it
 (wall time since the process started, time spent fitting models, peak memory): ``bench/run.py`` reads
 them to split a sweep's time into model fitting, the work each stage exists for, and the fixed
 cost around it (interpreter start-up, imports, loading inputs, DVC's bookkeeping).
@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from labelsweep.config import ConfigError
+from labelsweep.errors import ConfigError, DataError
 
 fit_seconds = 0.0  # time inside model fitting (labelsweep.training.fit)
 work_seconds = 0.0  # time inside the work a stage exists for (fitting included)
@@ -33,10 +33,6 @@ def work() -> Iterator[None]:
         yield
     finally:
         work_seconds += time.perf_counter() - start
-
-
-class DataError(RuntimeError):
-    """An input file or folder is missing, corrupt or unusable."""
 
 
 def _seconds_since_process_start() -> float:

@@ -29,7 +29,7 @@ from torch import nn
 from tqdm import tqdm
 
 from labelsweep import stage
-from labelsweep.config import ConfigError
+from labelsweep.errors import ConfigError
 
 EXCLUDED = -1  # a label that keeps a sample out of one model's loss
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from labelsweep import artifacts, config, runs, stage
+from labelsweep.errors import not_allowed
 
 
 def main() -> None:
@@ -32,9 +33,8 @@ def main() -> None:
     n_classes = len(artifacts.load_classes(args.raw))
     smallest = min(int(np.bincount(row[row != runs.NOT_IN_RUN], minlength=n_classes).min()) for row in labels)
     if folds > smallest:
-        raise config.ConfigError(
-            f"params.yaml: cleanlab.folds = {folds} is not allowed: the smallest class of a run has only {smallest} "
-            f"training samples (use at most {smallest} folds, or a larger subsample)")
+        raise not_allowed("cleanlab.folds", folds, f"the smallest class of a run has only {smallest} training samples "
+                          f"(use at most {smallest} folds, or a larger subsample)")
 
     from sklearn.model_selection import StratifiedKFold
 

@@ -15,6 +15,7 @@ import numpy as np
 
 from labelsweep import artifacts, config, runs, stage
 from labelsweep.datasets import stratified_indices
+from labelsweep.errors import not_allowed
 from labelsweep.noise import inject_noise
 
 
@@ -36,9 +37,8 @@ def main() -> None:
     plan = runs.plan(grid["noise_kinds"], grid["regimes"], grid["seeds"], section)
     skipped = sorted(set(grid["regimes"]) - {run.regime for run in plan})
     if not plan:
-        raise config.ConfigError(f"params.yaml: runs.regimes = {grid['regimes']} leaves {args.dataset} no run: "
-                                 f"{args.dataset}.regimes sets {', '.join(skipped)} to null (add default, or "
-                                 "a regime this dataset runs)")
+        raise not_allowed("runs.regimes", grid["regimes"], f"it leaves {args.dataset} no run: {args.dataset}.regimes "
+                          f"sets {', '.join(skipped)} to null (add default, or a regime this dataset runs)")
     if skipped:
         print(f"{args.dataset}: regimes {', '.join(skipped)} set to null under {args.dataset}.regimes: not run")
 
@@ -49,8 +49,8 @@ def main() -> None:
         mapping = section["confusable"]
         if sorted(mapping) != sorted(classes) or not set(mapping.values()) <= set(classes) or any(
                 mapping[c] == c for c in classes):
-            raise config.ConfigError(f"params.yaml: {args.dataset}.confusable must map every class name to another "
-                                     f"class name; the classes are {', '.join(classes)}")
+            raise not_allowed(f"{args.dataset}.confusable", mapping, "a mapping from every class name to another "
+                              f"class name; the classes are {', '.join(classes)}")
         confusable = np.array([classes.index(mapping[c]) for c in classes])
 
     labels = np.full((len(plan), len(true_labels)), runs.NOT_IN_RUN, dtype=np.int64)
@@ -62,8 +62,8 @@ def main() -> None:
             if train_size is not None:
                 # A stratified subsample needs a sample of every class in it and in what it leaves out.
                 if not len(classes) <= train_size <= len(true_labels) - len(classes):
-                    raise config.ConfigError(
-                        f"params.yaml: {args.dataset}.regimes.{run.regime}.train_size = {train_size} is not allowed: "
+                    raise not_allowed(
+                        f"{args.dataset}.regimes.{run.regime}.train_size", train_size,
                         f"there are only {len(true_labels)} training samples in {len(classes)} classes (use between "
                         f"{len(classes)} and {len(true_labels) - len(classes)}: one sample per class on each side)")
                 members = np.sort(stratified_indices(true_labels, train_size, run.seed)[0])

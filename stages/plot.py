@@ -30,6 +30,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from labelsweep import artifacts, config, runs, stage, summary  # noqa: E402
+from labelsweep.errors import DataError  # noqa: E402
 
 NOISE_AXIS = "injected label noise (% of training labels wrong)"
 SHARE_AXIS = "share of the flagged samples pruned (%), lowest label quality first"
@@ -52,16 +53,16 @@ def read_study(results: Path, levels: list[float]) -> tuple[pd.DataFrame, pd.Dat
     try:
         accuracy, detection = summary.read_accuracy(results, levels), summary.read_detection(results, levels)
     except FileNotFoundError as err:
-        raise stage.DataError(str(err)) from None
+        raise DataError(str(err)) from None
     missing = ({"noise_kind", "regime", "seed", "strategy", "test_accuracy"} - set(accuracy.columns)
                | {"noise_kind", "injected", "flagged", "precision", "by_filter"} - set(detection.columns))
     if missing:
-        raise stage.DataError(f"{results}: the accuracy tables or detection records lack {', '.join(sorted(missing))} "
+        raise DataError(f"{results}: the accuracy tables or detection records lack {', '.join(sorted(missing))} "
                               "(rerun the stages before plot: dvc repro)")
     duplicated = accuracy.duplicated([*summary.CONDITION, "seed", "cell"])
     if duplicated.any():
         row = accuracy[duplicated].iloc[0]
-        raise stage.DataError(f"{artifacts.accuracy_csv(results, row.noise_level)}: cell {row.cell} appears twice "
+        raise DataError(f"{artifacts.accuracy_csv(results, row.noise_level)}: cell {row.cell} appears twice "
                               "for one run (rerun train_eval: dvc repro)")
     return accuracy, detection
 
@@ -251,7 +252,7 @@ def draw_gallery(name: str, level: float, noisy: Path, issues: Path, raw: Path) 
     """The GALLERY_SIZE flagged samples with the lowest label quality in the first run at noise `level`."""
     for folder in (noisy, issues, raw):
         if not folder.is_dir():
-            raise stage.DataError(f"{folder} is missing: run the stages before plot (dvc repro)")
+            raise DataError(f"{folder} is missing: run the stages before plot (dvc repro)")
     run = runs.load(noisy)[0]
     (given,) = (rows[0] for rows in artifacts.load_arrays(noisy, "labels"))
     flagged, quality, suggested = (rows[0] for rows in artifacts.load_arrays(issues, "flagged", "quality", "suggested"))

@@ -16,6 +16,7 @@ import pandas as pd
 
 from labelsweep import artifacts, config, runs, stage
 from labelsweep.cleaning import PRUNED
+from labelsweep.errors import DataError
 
 
 def main() -> None:
@@ -35,7 +36,7 @@ def main() -> None:
     (labels,) = artifacts.load_arrays(args.cleaned, "labels")
     cells = pd.read_csv(Path(args.cleaned) / "cells.csv")
     if not (labels != PRUNED).any(axis=1).all():
-        raise stage.DataError(f"{args.cleaned}: a cell prunes every training sample, nothing is left to train on")
+        raise DataError(f"{args.cleaned}: a cell prunes every training sample, nothing is left to train on")
     raw = Path(args.raw)
     n_classes = len(artifacts.load_classes(raw))
 

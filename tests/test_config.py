@@ -3,7 +3,8 @@
 import pytest
 import yaml
 
-from labelsweep.config import ConfigError, load_params
+from labelsweep.config import load_params
+from labelsweep.errors import ConfigError
 
 from .conftest import ROOT, checkout, run_stage
 

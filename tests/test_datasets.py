@@ -10,8 +10,7 @@ import pytest
 from PIL import Image
 
 from labelsweep import datasets
-from labelsweep.config import ConfigError
-from labelsweep.stage import DataError
+from labelsweep.errors import ConfigError, DataError
 
 from .conftest import ROOT
 

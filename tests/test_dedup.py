@@ -12,7 +12,7 @@ import yaml
 from PIL import Image, PngImagePlugin
 
 from labelsweep import datasets
-from labelsweep.stage import DataError
+from labelsweep.errors import DataError
 
 from .conftest import ROOT
 from .test_datasets import image_data

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from labelsweep import stage
+from labelsweep.errors import DataError
 from stages import plot
 
 from .conftest import ROOT
@@ -153,11 +153,11 @@ def test_a_missing_or_doubled_result_is_a_data_error(params, tmp_path, monkeypat
     table = tmp_path / "data/roman/accuracy/noise_0.2.csv"
     rows = pd.read_csv(table)
     pd.concat([rows, rows.iloc[:1]]).to_csv(table, index=False)
-    with pytest.raises(stage.DataError, match=r"noise_0.2.csv: cell baseline appears twice for one run"):
+    with pytest.raises(DataError, match=r"noise_0.2.csv: cell baseline appears twice for one run"):
         plot.main()
     rows.to_csv(table, index=False)
     (tmp_path / "data/roman/detection/noise_0.2.json").unlink()
-    with pytest.raises(stage.DataError, match=r"noise_0.2.json is missing"):
+    with pytest.raises(DataError, match=r"noise_0.2.json is missing"):
         plot.main()
 
 
