@@ -46,8 +46,11 @@ browser:
 # The stages call `python`: the virtual environment's, first on PATH.
 export PATH := $(abspath $(BIN)):$(PATH)
 
+# An image-folder dataset whose folder is missing is fetched and verified (params.yaml: <dataset>.data.url) or left
+# out with one line saying how to add it: labelsweep/fetch.py prints the targets of the datasets that are ready
+# (none when all are: a plain dvc repro).
 repro: setup data
-	dvc repro
+	targets="$$(python -m labelsweep.fetch targets)" && dvc repro $$targets
 
 lint: setup
 	ruff check .

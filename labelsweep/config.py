@@ -105,6 +105,7 @@ def check_dataset(params: dict, name: str) -> dict:
         if not _is_number(share) or not 0 < share < 1:
             _fail(f"{name}.data.test_share", share, "a number in (0, 1)")
         _positive(data, "image_size", f"{name}.data")
+        _check_fetch(data, f"{name}.data")
     check_train(train, f"{name}.train")
     _check_regimes(section, name)
     confusable = section.get("confusable")
@@ -113,6 +114,17 @@ def check_dataset(params: dict, name: str) -> dict:
     if confusable is not None and not names_only:
         _fail(f"{name}.confusable", confusable, "a mapping from every class name to another class name")
     return section
+
+
+def _check_fetch(data: dict, prefix: str) -> None:
+    """`url` (an archive to fetch when `path` is missing) comes with the `manifest` it is checked against."""
+    url, manifest = data.get("url"), data.get("manifest")
+    if url is not None and not (isinstance(url, str) and "://" in url):
+        _fail(f"{prefix}.url", url, "null, or the URL of a zip or tar archive of the class folders")
+    if manifest is not None and not (isinstance(manifest, str) and manifest):
+        _fail(f"{prefix}.manifest", manifest, "null, or the path of a manifest file in the repository")
+    if url is not None and manifest is None:
+        _fail(f"{prefix}.manifest", manifest, f"a manifest file to check {prefix}.url's files against")
 
 
 def check_train(train: dict, prefix: str) -> None:
