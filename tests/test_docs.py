@@ -1,6 +1,6 @@
 """The documents cannot drift from the results: the result block (docs/results.md, or wherever it lives among
 README.md and docs/*.md) is what `python -m labelsweep.report` makes of the committed metrics/ and plots/, and
-BENCHMARKS.md's tables are what `bench/run.py report` makes of the committed records in bench/out/."""
+BENCHMARKS.md's tables are what `bench/run.py report` (bench/report.py) makes of the committed records in bench/out/."""
 
 import importlib.util
 import re
@@ -44,7 +44,7 @@ def test_write_replaces_the_block_where_it_lives_and_nowhere_else(tmp_path, monk
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("bench_run", ROOT / "bench" / "run.py")
+    spec = importlib.util.spec_from_file_location("bench_report", ROOT / "bench" / "report.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

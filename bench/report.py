@@ -1,0 +1,209 @@
+"""The benchmark's report: the tables of BENCHMARKS.md, from the records `bench/run.py` leaves in bench/out/.
+
+`python bench/run.py report` writes them between BENCHMARKS.md's markers (and to bench/out/table.md); a test
+compares :func:`render_report` with BENCHMARKS.md, so the document cannot drift from the records.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench" / "out"
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def noise_level_of(record: dict) -> str | None:
+    args = record["args"]
+    if "--noise-level" in args:
+        return args[args.index("--noise-level") + 1]
+    if "--noisy" in args:
+        return Path(args[args.index("--noisy") + 1]).name.removeprefix("noise_")
+    return None
+
+
+def load_records() -> tuple[list[dict], dict]:
+    """Every stage record of the sweep, and how the sweep ran.
+
+    A clean `sweep` leaves sweep.json with the wall time of its one `dvc repro`. A sweep that was
+    interrupted and finished by other `dvc repro` processes (timed into sweep_timings_*.jsonl) has no
+    such number: its elapsed time is then taken from the stage records (first start to last end), and
+    DVC's per-stage overhead from the serial part (sweep_timings.jsonl) alone.
+    """
+    files = sorted(OUT.glob("sweep_timings*.jsonl"))
+    records = [json.loads(line) for f in files for line in f.read_text().splitlines()]
+    serial = [json.loads(line) for line in (OUT / "sweep_timings.jsonl").read_text().splitlines()]
+    start = min(r["end"] - r["wall_s"] for r in records)
+    serial_elapsed = max(r["end"] for r in serial) - start
+    run = {"files": [f.name for f in files], "serial_stages": len(serial),
+           "dvc_per_stage_s": (serial_elapsed - sum(r["wall_s"] for r in serial)) / len(serial)}
+    if (OUT / "sweep.json").exists():
+        run["wall_s"] = json.loads((OUT / "sweep.json").read_text())["wall_s"]
+        run["how"] = "one `dvc repro` from an empty cache"
+    else:
+        run["wall_s"] = max(r["end"] for r in records) - start
+        run["how"] = (f"`dvc repro` from an empty cache, interrupted after {len(serial)} stages; the remaining "
+                      f"{len(records) - len(serial)} were finished by other processes (see below; elapsed time: "
+                      "first stage start to last stage end)")
+    return records, run
+
+
+def report() -> None:
+    """Write the tables between BENCHMARKS.md's markers (and to bench/out/table.md)."""
+    table = render_report()
+    (OUT / "table.md").write_text(table)
+    write_between_markers(ROOT / "BENCHMARKS.md", table)
+    print(table)
+
+
+def render_report() -> str:
+    """The benchmark tables, from the records in bench/out (a test compares them with BENCHMARKS.md)."""
+    records, run = load_records()
+    short_run = json.loads((OUT / "short.json").read_text())
+    wall, dvc_per_stage = run["wall_s"], run["dvc_per_stage_s"]
+    in_stages = sum(r["wall_s"] for r in records)
+    serial_equivalent = in_stages + dvc_per_stage * len(records)
+    fit = sum(r["fit_s"] for r in records)
+    fixed = [r["wall_s"] - r["work_s"] + dvc_per_stage for r in records]
+    datasets = sorted({r["args"][r["args"].index("--raw") + 1].split("/")[1] for r in records if "--raw" in r["args"]}
+                      | {r["args"][1] for r in records if r["stage"] == "download"})
+    added = added_level_row(records, short_run, dvc_per_stage, serial_equivalent)
+    noop = short_run.get("noop_repro_s")
+    rows = [
+        ("full default sweep, empty cache: elapsed", f"{wall / 60:.1f} min", "≤ 30 min"),
+        ("… serial equivalent (time in stage processes + DVC's measured overhead per stage × stages)",
+         f"{serial_equivalent / 60:.1f} min", ""),
+        ("model fitting share (of the serial equivalent)", f"{100 * fit / serial_equivalent:.0f} %", "≥ 70 %"),
+        ("median fixed cost of a stage (wall − work + DVC's per-stage overhead)", f"{median(fixed):.2f} s", ""),
+        ("DVC's own overhead per stage (serial part: elapsed − time in stage processes)",
+         f"{dvc_per_stage:.2f} s", ""),
+        (*added, "≤ 1.2/11"),
+        ("no-op `dvc repro` (median of 3)", f"{median(noop):.1f} s" if noop else "not measured", "≤ 5 s"),
+        throughput_row(short_run.get("throughput")),
+        ("peak memory of any stage", f"{max(r['peak_rss_mb'] for r in records) / 1024:.2f} GB", "≤ 3 GB"),
+    ]
+    m = short_run["machine"]  # where and when the measurements ran (not where the report is made)
+    lines = [f"Machine: {m['cores']} cores, {m['cpu']}, Python {m['python']}; measured {m['date']}. "
+             f"Sweep: {len(records)} stages, datasets {', '.join(datasets)}; {run['how']}.", "",
+             "| measurement | result | target |", "|---|---|---|"]
+    lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
+    lines += ["", *stage_tables(records, datasets)]
+    if (OUT / "study.json").exists():
+        lines += ["", *study_table()]
+    if (OUT / "models.json").exists():
+        lines += ["", *models_table(json.loads((OUT / "models.json").read_text()))]
+    return "\n".join(lines) + "\n"
+
+
+def added_level_row(records: list[dict], short_run: dict, dvc_per_stage: float,
+                    serial_equivalent: float) -> tuple[str, str]:
+    """What one added noise level costs: measured (`short added`), else derived from the sweep's records."""
+    if "added_level_s" in short_run:
+        return (f"one added noise level ({short_run['added_level']}), up-to-date sweep",
+                f"{short_run['added_level_s']:.0f} s = {short_run['added_level_s'] / serial_equivalent * 11:.2f}/11")
+    # derived: that level's stage processes plus DVC's mean per-stage overhead
+    level = "0.3"
+    rs = [r for r in records if noise_level_of(r) == level] + [r for r in records if r["stage"] == "plot"]
+    cost = sum(r["wall_s"] for r in rs) + dvc_per_stage * len(rs)
+    return (f"one noise level ({level}: {len(rs)} stages incl. the plots), from the sweep's stage records",
+            f"{cost:.0f} s = {cost / serial_equivalent * 11:.2f}/11")
+
+
+def throughput_row(tp: dict | None) -> tuple[str, str, str]:
+    """Training throughput per model against one model, a bare loop and the cores' matmul peak."""
+    if not tp:
+        return ("training throughput", "not measured", "next to the peak")
+    achieved = tp["stacked_samples_per_s"] * tp["flop_per_sample"] / 1e9
+    return (
+        f"training throughput per model, Fashion-MNIST MLP ({tp['threads']} threads, batch {tp['batch_size']}, "
+        f"{tp['epochs']}-epoch fits, median of 3): {tp['stacked_models']} stacked vs one vs a bare loop",
+        f"{tp['stacked_samples_per_s']:.0f} vs {tp['single_samples_per_s']:.0f} vs {tp['bare_samples_per_s']:.0f} "
+        f"samples/s = {tp['stacked_samples_per_s'] / tp['single_samples_per_s']:.2f}× one model; "
+        f"{achieved:.0f} of the cores' {tp['matmul_gflops']:.0f} GFLOP/s matmul peak "
+        f"({100 * achieved / tp['matmul_gflops']:.0f} %)", "next to the peak")
+
+
+def stage_tables(records: list[dict], datasets: list[str]) -> list[str]:
+    """The sweep's time per stage kind and per dataset."""
+    kinds: dict[str, list[dict]] = {}
+    for r in records:
+        kinds.setdefault(r["stage"], []).append(r)
+    lines = ["Per stage kind (sums over the sweep; fixed = wall − work, DVC's share excluded):", "",
+             "| stage kind | stages | wall | model fitting | median fixed cost | peak memory |",
+             "|---|---|---|---|---|---|"]
+    for kind, rs in kinds.items():
+        lines.append(f"| {kind} | {len(rs)} | {sum(r['wall_s'] for r in rs) / 60:.1f} min | "
+                     f"{sum(r['fit_s'] for r in rs) / 60:.1f} min | "
+                     f"{median([r['wall_s'] - r['work_s'] for r in rs]):.2f} s | "
+                     f"{max(r['peak_rss_mb'] for r in rs):.0f} MB |")
+    lines += ["", "| dataset | stages | time in stage processes | of which model fitting |", "|---|---|---|---|"]
+    for name in datasets:
+        rs = [r for r in records if f"data/{name}/" in " ".join(r["args"])]
+        lines.append(f"| {name} | {len(rs)} | {sum(r['wall_s'] for r in rs) / 60:.1f} min | "
+                     f"{sum(r['fit_s'] for r in rs) / 60:.1f} min |")
+    return lines
+
+
+def study_table() -> list[str]:
+    """The default study's one `dvc repro` from an empty cache (bench/run.py study)."""
+    run = json.loads((OUT / "study.json").read_text())
+    records = [json.loads(line) for line in (OUT / "study_timings.jsonl").read_text().splitlines()]
+    in_stages, fit = sum(r["wall_s"] for r in records), sum(r["fit_s"] for r in records)
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    grid = (f"{len(params['noise'])} noise levels, {len(params['thresholds'])} thresholds, "
+            f"{len(params['runs']['noise_kinds'])} noise kinds × {len(params['runs']['regimes'])} regimes × "
+            f"{len(params['runs']['seeds'])} seeds, strategies {', '.join(params['strategies'])}")
+    m, status = run["machine"], run["returncode"]
+    lines = [f"The default study ({grid}): one `dvc repro` from an empty cache on {m['cores']} cores, "
+             f"measured {m['date']}{'' if status == 0 else f' (exit status {status})'}:", "",
+             "| measurement | result | target |", "|---|---|---|",
+             f"| elapsed | {run['wall_s'] / 60:.1f} min | ≤ about 2 h |",
+             f"| stage processes run | {len(records)} | |",
+             f"| model fitting share (of the time in stage processes) | {100 * fit / in_stages:.0f} % | |",
+             f"| peak memory of any stage | {max(r['peak_rss_mb'] for r in records) / 1024:.2f} GB | ≤ 3 GB |"]
+    for name in params["datasets"]:
+        rs = [r for r in records if f"data/{name}/" in " ".join(r["args"])]
+        lines.append(f"| {name}: time in its {len(rs)} stage processes (of which fitting) "
+                     f"| {sum(r['wall_s'] for r in rs) / 60:.1f} min ({sum(r['fit_s'] for r in rs) / 60:.1f} min) | |")
+    if (OUT / "study_finish.json").exists():
+        finish = json.loads((OUT / "study_finish.json").read_text())
+        reran = [json.loads(line)["stage"] for line in (OUT / "study_finish_timings.jsonl").read_text().splitlines()]
+        kinds = ", ".join(f"{kind} × {reran.count(kind)}" for kind in dict.fromkeys(reran))
+        lines.append(f"| then a second `dvc repro` (bench/run.py study-finish: {kinds}; exit status "
+                     f"{finish['returncode']}) | {finish['wall_s']:.0f} s | |")
+    return lines
+
+
+def models_table(result: dict) -> list[str]:
+    chosen = yaml.safe_load((ROOT / "params.yaml").read_text())["roman"]["train"]
+    lines = [f"Roman-numerals models on the deduplicated data ({result['train_samples']:,} training, "
+             f"{result['test_samples']:,} test images; clean labels; seeds 0–2):", "",
+             "| model | test accuracy (mean ± sd) | time per fit (median) | relative time |", "|---|---|---|---|"]
+    first = None
+    for name, entry in result["models"].items():
+        accuracy = [r["test_accuracy"] for r in entry["runs"]]
+        seconds = median([r["fit_s"] for r in entry["runs"]])
+        first = first or seconds
+        mark = " (chosen)" if entry["train"] == chosen else ""
+        lines.append(f"| {name}{mark} | {statistics.mean(accuracy):.3f} ± {statistics.stdev(accuracy):.3f} "
+                     f"| {seconds:.1f} s | {seconds / first:.2f}× |")
+    return lines
+
+
+BEGIN, END = "<!-- bench/run.py report: begin -->", "<!-- bench/run.py report: end -->"
+
+
+def write_between_markers(path: Path, text: str) -> None:
+    """Replace what lies between the report markers in `path` with `text`."""
+    sys.path.insert(0, str(ROOT))
+    from labelsweep.report import replace_between_markers
+
+    path.write_text(replace_between_markers(path.read_text(), text, BEGIN, END))
