@@ -23,7 +23,7 @@ from labelsweep import artifacts, config, runs, stage
 from labelsweep.cleaning import detection_metrics, label_errors
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--dataset", required=True)
     parser.add_argument("--noise-level", type=float, required=True)
@@ -32,37 +32,40 @@ def main() -> None:
     parser.add_argument("--pred-probs", required=True, help="the crossval_probs stage's folder")
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--detection", required=True, help="output JSON with the detection metrics")
-    args = parser.parse_args()
-    params = config.load_params(args.dataset)
-    noise_level = config.check_level(args.noise_level, "noise-level", upper_inclusive=False)
-    settings = params["cleanlab"]
+    return parser.parse_args()
 
-    labels, flipped = artifacts.load_arrays(args.noisy, "labels", "flipped")
-    plan = runs.load(args.noisy)
-    (pred_probs,) = artifacts.load_arrays(args.pred_probs, "pred_probs")
+
+def find(labels: np.ndarray, pred_probs: np.ndarray, filter_by: str) -> tuple[np.ndarray, np.ndarray, list[dict]]:
+    """Per run (row): the flagged mask of `filter_by`, the label quality, and every filter_by's mask over the
+    run's training set."""
     flagged = np.zeros(labels.shape, dtype=bool)
     quality = np.full(labels.shape, np.nan, dtype=np.float32)
-    flags = []  # per run: every filter_by's mask over its training set
+    flags = []
     with stage.work():
-        for r in range(len(plan)):
+        for r in range(len(labels)):
             members = labels[r] != runs.NOT_IN_RUN
             given, probs = labels[r, members], pred_probs[r, members]
             # Every filter_by, scored against the injected truth (cheap: no model is fit); the configured one is used.
             flags.append({method: find_label_issues(labels=given, pred_probs=probs, filter_by=method, n_jobs=1)
                           for method in config.FILTER_BY})
-            flagged[r, members] = flags[r][settings["filter_by"]]
+            flagged[r, members] = flags[r][filter_by]
             quality[r, members] = get_label_quality_scores(given, probs)
+    return flagged, quality, flags
 
-    raw = Path(args.raw)
-    images = np.load(raw / "train_images.npy")
+
+def suggest(labels: np.ndarray, flagged: np.ndarray, pred_probs: np.ndarray, images: np.ndarray, plan: list[runs.Run],
+            params: dict, dataset: str) -> tuple[np.ndarray, np.ndarray]:
+    """Each flagged sample's suggested label and that label's probability (the given label elsewhere, NaN): from
+    a refit without the flagged samples, one per regime and seed (`pruned_refit`), or the cross-validated
+    probabilities (`crossval`)."""
     suggested = labels.copy()
-    suggested_prob = np.full(labels.shape, np.nan, dtype=np.float32)  # the suggested label's probability
+    suggested_prob = np.full(labels.shape, np.nan, dtype=np.float32)
     for regime, seed, rows in runs.groups(plan):
-        if settings["relabel_with"] == "pruned_refit" and flagged[rows].any():
+        if params["cleanlab"]["relabel_with"] == "pruned_refit" and flagged[rows].any():
             from labelsweep.training import EXCLUDED, fit, predict_proba
 
             refit_labels = np.where(flagged[rows], EXCLUDED, labels[rows])
-            train = runs.regime_settings(params[args.dataset], regime)[0]
+            train = runs.regime_settings(params[dataset], regime)[0]
             models = fit(images, refit_labels, pred_probs.shape[-1], train, seed,
                          desc=f"{regime} seed {seed}: refit without the flagged samples")
             candidates = np.flatnonzero(flagged[rows].any(axis=0))
@@ -73,7 +76,12 @@ def main() -> None:
         for j, r in enumerate(rows):
             suggested[r, flagged[r]] = probs[j, flagged[r]].argmax(axis=1)
             suggested_prob[r, flagged[r]] = probs[j, flagged[r]].max(axis=1)
+    return suggested, suggested_prob
 
+
+def review(raw: Path, plan: list[runs.Run], labels: np.ndarray, flipped: np.ndarray, flagged: np.ndarray,
+           quality: np.ndarray, suggested: np.ndarray, flags: list[dict], noise_level: float) -> tuple[str, list]:
+    """label_issues.csv (one row per run and training sample) and each run's detection record."""
     original = np.load(raw / "train_labels.npy")
     sample_ids = np.array((raw / "train_ids.txt").read_text().splitlines())
     tables, records = [], []
@@ -95,7 +103,22 @@ def main() -> None:
                         "by_filter": {method: detection_metrics(mask, flipped[r, members])
                                       for method, mask in flags[r].items()}})
         print(f"noise {noise_level} {run}: flagged {records[-1]['flagged']}, injected {records[-1]['injected']}")
-    csv = pd.concat(tables).to_csv(index=False, float_format="%.6f", lineterminator="\n")
+    return pd.concat(tables).to_csv(index=False, float_format="%.6f", lineterminator="\n"), records
+
+
+def main() -> None:
+    args = parse_args()
+    params = config.load_params(args.dataset)
+    noise_level = config.check_level(args.noise_level, "noise-level", upper_inclusive=False)
+
+    labels, flipped = artifacts.load_arrays(args.noisy, "labels", "flipped")
+    plan = runs.load(args.noisy)
+    (pred_probs,) = artifacts.load_arrays(args.pred_probs, "pred_probs")
+    flagged, quality, flags = find(labels, pred_probs, params["cleanlab"]["filter_by"])
+    raw = Path(args.raw)
+    suggested, suggested_prob = suggest(labels, flagged, pred_probs, np.load(raw / "train_images.npy"), plan,
+                                        params, args.dataset)
+    csv, records = review(raw, plan, labels, flipped, flagged, quality, suggested, flags, noise_level)
     artifacts.save_arrays(args.out, {"flagged": flagged, "quality": quality, "suggested": suggested,
                                      "suggested_prob": suggested_prob}, extra={"label_issues.csv": csv})
     artifacts.save_json(args.detection, {"noise_level": noise_level, "runs": records})
