@@ -24,7 +24,7 @@ from labelsweep.artifacts import accuracy_csv, detection_json
 TITLES = {"fashion_mnist": "Fashion-MNIST", "roman": "Roman numerals"}
 CONDITION = ["noise_level", "noise_kind", "regime"]
 PRUNE_ALL, RELABEL_ALL = "prune_relabel@1", "prune_relabel@0"
-# (name, minuend, subtrahend): the paired differences the README's reading rests on.
+# (name, minuend, subtrahend): the paired differences the reading (docs/results.md) rests on.
 COMPARISONS = [
     ("cleanlab (prune all) − baseline", PRUNE_ALL, "baseline"),
     ("prune all − relabel all", PRUNE_ALL, RELABEL_ALL),

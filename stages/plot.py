@@ -8,14 +8,14 @@ noise kind and regime. For the noise levels and thresholds in params.yaml (any g
    samples, perfect detection, true labels);
 2. gain_by_share: accuracy minus the baseline's vs the share of flagged samples pruned, the rest relabelled
    or kept as labelled;
-3. differences: the paired differences the README's reading rests on (summary.COMPARISONS);
+3. differences: the paired differences the reading (docs/results.md) rests on (summary.COMPARISONS);
 4. flagged_vs_injected: labels flipped, samples flagged by cleanlab, and both;
 5. detection_by_filter: precision, recall and F1 against the injected flips of every `filter_by` of
    cleanlab.filter.find_label_issues (the configured one decides what is pruned or relabelled);
 6. gallery: the 24 flagged samples with the lowest label quality in the first run at the lowest level.
-The CSVs are long tables (one row per point: the shape the templates in .dvc/plots draw); results.csv,
-detection.csv and data.json are the README's tables (labelsweep.report); metrics/<dataset>.json is
-summary.headline.
+The CSVs are long tables (one row per point: the shape the templates in .dvc/plots draw), shaped by
+labelsweep.tables; results.csv, detection.csv and data.json are docs/results.md's tables (labelsweep.report);
+metrics/<dataset>.json is summary.headline.
 """
 
 import argparse
@@ -31,84 +31,18 @@ import pandas as pd  # noqa: E402
 
 from labelsweep import artifacts, config, runs, stage, summary  # noqa: E402
 from labelsweep.errors import DataError  # noqa: E402
+from labelsweep.tables import (  # noqa: E402
+    accuracy_lines,
+    detection_by_filter,
+    flagged_vs_injected,
+    gain_by_share,
+    read_study,
+    with_panels,
+)
 
 NOISE_AXIS = "injected label noise (% of training labels wrong)"
 SHARE_AXIS = "share of the flagged samples pruned (%), lowest label quality first"
 GALLERY_SIZE = 24
-
-
-def panel(noise_kind: str, regime: str) -> str:
-    return f"{noise_kind.replace('_', '-')} noise, {regime} model"
-
-
-def with_panels(table: pd.DataFrame) -> pd.DataFrame:
-    """`table` with noise_percent and panel columns in front of its own."""
-    table = table.reset_index(drop=True)
-    front = pd.DataFrame({"noise_percent": (100 * table.noise_level).round(6),
-                          "panel": [panel(k, r) for k, r in zip(table.noise_kind, table.regime)]})
-    return pd.concat([front, table], axis=1)
-
-
-def read_study(results: Path, levels: list[float]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    try:
-        accuracy, detection = summary.read_accuracy(results, levels), summary.read_detection(results, levels)
-    except FileNotFoundError as err:
-        raise DataError(str(err)) from None
-    missing = ({"noise_kind", "regime", "seed", "strategy", "test_accuracy"} - set(accuracy.columns)
-               | {"noise_kind", "injected", "flagged", "precision", "by_filter"} - set(detection.columns))
-    if missing:
-        raise DataError(f"{results}: the accuracy tables or detection records lack {', '.join(sorted(missing))} "
-                              "(rerun the stages before plot: dvc repro)")
-    duplicated = accuracy.duplicated([*summary.CONDITION, "seed", "cell"])
-    if duplicated.any():
-        row = accuracy[duplicated].iloc[0]
-        raise DataError(f"{artifacts.accuracy_csv(results, row.noise_level)}: cell {row.cell} appears twice "
-                              "for one run (rerun train_eval: dvc repro)")
-    return accuracy, detection
-
-
-def accuracy_lines(table: pd.DataFrame) -> pd.DataFrame:
-    """Figure 1, from summary.cells: every cell but the interior prune/relabel shares (figure 2 has those)."""
-    interior = table.cell.str.startswith("prune_relabel@") & ~table.cell.isin([summary.PRUNE_ALL, summary.RELABEL_ALL])
-    keep_ends = table.cell.isin(["keep_rest@0", "keep_rest@1"])  # = the baseline and prune all
-    table = with_panels(table[~interior & ~keep_ends])
-    return table.rename(columns={"label": "strategy", "mean": "test_accuracy"})[
-        ["noise_percent", "panel", "strategy", "cell", "test_accuracy", "sd", "n"]]
-
-
-def gain_by_share(accuracy: pd.DataFrame) -> pd.DataFrame:
-    """Figure 2: accuracy minus the baseline's (paired per seed) at every share, rest relabelled or kept."""
-    wide = summary.per_seed(accuracy)
-    parts = []
-    for strategy, rest in [("prune_relabel", "the rest relabelled"), ("keep_rest", "the rest kept as labelled")]:
-        for cell in [c for c in wide if c.startswith(f"{strategy}@")]:
-            stats = summary.spread(wide[cell] - wide["baseline"], summary.CONDITION).reset_index()
-            parts.append(stats.assign(rest=rest, prune_share_percent=round(100 * float(cell.partition("@")[2]), 6)))
-    table = with_panels(pd.concat(parts, ignore_index=True))
-    return table.rename(columns={"mean": "gain_over_baseline"})[
-        ["noise_percent", "panel", "rest", "prune_share_percent", "gain_over_baseline", "sd", "n"]]
-
-
-def detection_by_filter(detection: pd.DataFrame) -> pd.DataFrame:
-    """Figure 5: every filter_by's precision, recall and F1, mean over the seeds. Levels with nothing
-    injected are left out: against an empty truth every flag counts as wrong."""
-    rows = [{**{key: record[key] for key in summary.CONDITION}, "filter_by": method, "measure": measure,
-             "value": np.nan if scores[measure] is None else scores[measure]}
-            for record in detection[detection.injected > 0].to_dict("records")
-            for method, scores in record["by_filter"].items() for measure in ("precision", "recall", "f1")]
-    if not rows:
-        return pd.DataFrame(columns=["noise_percent", "panel", "filter_by", "measure", "value"])
-    means = pd.DataFrame(rows).groupby([*summary.CONDITION, "filter_by", "measure"], sort=False).value.mean()
-    return with_panels(means.reset_index())[["noise_percent", "panel", "filter_by", "measure", "value"]]
-
-
-def flagged_vs_injected(detected: pd.DataFrame) -> pd.DataFrame:
-    """Figure 4's bars: labels flipped, samples flagged and both, means over the seeds."""
-    counts = {"injected": "labels flipped (injected)", "flagged": "samples flagged by cleanlab",
-              "true_positives": "flagged and flipped"}
-    long = with_panels(detected).melt(id_vars=["noise_percent", "panel"], value_vars=list(counts), var_name="count",
-                                      value_name="samples")
-    return long.assign(count=long["count"].map(counts), samples=long.samples.round(1))
 
 
 def write_figure(fig: plt.Figure, path: Path) -> None:

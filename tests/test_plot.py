@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from labelsweep import tables
 from labelsweep.errors import DataError
 from stages import plot
 
@@ -85,7 +86,7 @@ def test_tables_and_headline_hold_the_study(params, tmp_path, monkeypatch):
     paired = (cell(accuracy, "keep_rest", 0.5) - cell(accuracy, "baseline")).groupby(level=CONDITION)
     by_panel = kept_half.set_index(["noise_percent", "panel"]).sort_index()
     for (level, kind, regime), mean in paired.mean().items():
-        row = by_panel.loc[(100 * level, plot.panel(kind, regime))]
+        row = by_panel.loc[(100 * level, tables.panel(kind, regime))]
         assert row.gain_over_baseline == pytest.approx(mean, abs=1e-9)
         assert row.sd == pytest.approx(paired.std(ddof=1)[(level, kind, regime)], abs=1e-9)
 
@@ -99,7 +100,7 @@ def test_tables_and_headline_hold_the_study(params, tmp_path, monkeypatch):
     flagged = bars[bars["count"] == "samples flagged by cleanlab"].set_index(["noise_percent", "panel"]).samples
     means = pd.DataFrame(records).groupby(CONDITION).flagged.mean()
     for (level, kind, regime), mean in means.items():
-        assert flagged[(100 * level, plot.panel(kind, regime))] == pytest.approx(mean, abs=0.05)
+        assert flagged[(100 * level, tables.panel(kind, regime))] == pytest.approx(mean, abs=0.05)
 
     headline = json.loads((tmp_path / "metrics/roman.json").read_text())
     assert headline["baseline"] == round(accuracy[accuracy.strategy == "baseline"].test_accuracy.mean(), 4)
