@@ -23,7 +23,6 @@ from pathlib import Path
 import numpy as np
 
 from labelsweep.errors import DataError, not_allowed
-from labelsweep.fetch import resolve_folder
 
 FASHION_MNIST_MD5 = {  # of the decompressed files, as published by Zalando Research
     "train-images-idx3-ubyte": "f4a8712d7a061bf5bd6d2ca38dc4d50a",
@@ -220,6 +219,9 @@ def load_image_folder(name: str, data: dict, seed: int) -> Dataset:
     ``test_dir`` is null the test share is held out of the deduplicated training images, so it cannot
     hold a training image either. ``Dataset.dedup`` records the counts (before any subsampling).
     """
+    # Imported here, like torchvision: inject_noise imports this module for stratified_indices alone.
+    from labelsweep.fetch import resolve_folder
+
     root = resolve_folder(name, data)  # data.path, else a fetched copy checked against its manifest
     first = root / data["train_dirs"][0]
     scans = [(root / d, *_scan_folder(root / d)) for d in data["train_dirs"]]
