@@ -28,6 +28,7 @@ NOISE_KINDS = ("symmetric", "class_conditional")  # labelsweep.noise
 STRATEGIES = ("keep_rest", "perfect_detection", "random_removal", "true_labels", "confident_relabel")
 MODELS = ("mlp", "cnn")
 DEVICES = ("auto", "cpu", "cuda")
+PRECISIONS = ("auto", "fp32", "bf16")  # labelsweep.training.resolve_precision
 
 
 class ConfigError(ValueError):
@@ -121,6 +122,7 @@ def check_train(train: dict, prefix: str) -> None:
     """Check a training section (a dataset's `train`, or it with a regime's overrides)."""
     _choice(train, "model", prefix, MODELS)
     _choice(train, "device", prefix, DEVICES)
+    _choice(train, "precision", prefix, PRECISIONS)
     _positive(train, "width", prefix)
     _positive(train, "epochs", prefix)
     _positive(train, "batch_size", prefix)

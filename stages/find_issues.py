@@ -63,11 +63,14 @@ def main() -> None:
 
             refit_labels = np.where(flagged[rows], EXCLUDED, labels[rows])
             train = runs.regime_settings(params[args.dataset], regime)[0]
-            models = fit(images, refit_labels, pred_probs.shape[-1], train, seed,
-                         desc=f"{regime} seed {seed}: refit without the flagged samples")
+            with stage.fitting():
+                models = fit(images, refit_labels, pred_probs.shape[-1], train, seed,
+                             members=(labels[rows] != runs.NOT_IN_RUN).any(axis=0),
+                             desc=f"{regime} seed {seed}: refit without the flagged samples")
             candidates = np.flatnonzero(flagged[rows].any(axis=0))
             probs = np.full((len(rows), *pred_probs.shape[1:]), np.nan, dtype=np.float32)
-            probs[:, candidates] = predict_proba(models, images[candidates])
+            with stage.work():
+                probs[:, candidates] = predict_proba(models, images[candidates])
         else:
             probs = pred_probs[rows]
         for j, r in enumerate(rows):

@@ -39,16 +39,22 @@ def main() -> None:
     raw = Path(args.raw)
     n_classes = len(artifacts.load_classes(raw))
 
-    from labelsweep.training import fit, predict_proba
+    from labelsweep.training import environment, fit, predict_proba
 
+    (noisy,) = artifacts.load_arrays(args.noisy, "labels")
     images, test_images = np.load(raw / "train_images.npy"), np.load(raw / "test_images.npy")
     predicted = np.empty((len(labels), len(test_images)), dtype=np.int16)
+    precision = {}
     for regime, seed, group in runs.groups(plan):
         rows = np.flatnonzero(cells.run.isin(group))
         unique, which = np.unique(labels[rows], axis=0, return_inverse=True)
-        models = fit(images, unique, n_classes, runs.regime_settings(params[args.dataset], regime)[0], seed,
-                     desc=f"{args.dataset} noise {noise_level} {regime} seed {seed}: {len(unique)} models")
-        predicted[rows] = predict_proba(models, test_images).argmax(axis=-1)[which.ravel()]
+        train = runs.regime_settings(params[args.dataset], regime)[0]
+        with stage.fitting():  # every cell of the group takes the same steps over the run's training set
+            models = fit(images, unique, n_classes, train, seed, members=(noisy[group] != runs.NOT_IN_RUN).any(axis=0),
+                         desc=f"{args.dataset} noise {noise_level} {regime} seed {seed}: {len(unique)} models")
+        with stage.work():
+            predicted[rows] = predict_proba(models, test_images).argmax(axis=-1)[which.ravel()]
+        precision[regime] = environment(train)["precision"]
 
     original = np.load(raw / "train_labels.npy")
     kept = (labels != PRUNED)
@@ -62,6 +68,7 @@ def main() -> None:
         "test_accuracy": (predicted == np.load(raw / "test_labels.npy")).mean(axis=1).round(6),
         "train_samples": kept.sum(axis=1),
         "wrong_labels": (kept & (labels != original)).sum(axis=1),
+        "precision": [precision[plan[r].regime] for r in cells.run],
     })
     print(table.to_string(index=False))
     artifacts.save_npy(args.predictions, predicted)

@@ -104,7 +104,8 @@ def write_sweep(project: Path, dataset: str, levels: list[float], shares: list[f
                     "noise_level": level, "noise_kind": run.noise_kind, "regime": run.regime, "seed": run.seed,
                     "strategy": strategy, "prune_share": share,
                     "test_accuracy": _accuracy(level, run, strategy, share, rng),
-                    "train_samples": int(kept.sum()), "wrong_labels": int((kept & (cell != truth[inside])).sum())})
+                    "train_samples": int(kept.sum()), "wrong_labels": int((kept & (cell != truth[inside])).sum()),
+                    "precision": "fp32"})
         artifacts.save_arrays(project / "data" / dataset / "noisy" / artifacts.level_name(level),
                               {"labels": labels, "flipped": flipped}, extra={"runs.csv": runs.table_csv(plan)})
         csv = pd.concat(tables).to_csv(index=False, float_format="%.6f", lineterminator="\n")

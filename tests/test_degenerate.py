@@ -104,7 +104,7 @@ def test_a_cell_that_prunes_every_sample_of_a_class_still_trains_and_tests(workd
     assert 2 not in predicted[1]
     table = pd.read_csv(workdir / "acc.csv")
     assert list(table.columns) == ["noise_level", "noise_kind", "regime", "seed", "strategy", "prune_share",
-                                   "test_accuracy", "train_samples", "wrong_labels"]
+                                   "test_accuracy", "train_samples", "wrong_labels", "precision"]
     assert table.strategy.tolist() == ["baseline", "perfect_detection"]
     assert table.test_accuracy.tolist() == (predicted == LABELS).mean(axis=1).round(6).tolist()
     assert table.test_accuracy[0] == 1.0 and table.test_accuracy[1] <= round(2 / 3, 6)
