@@ -9,6 +9,9 @@ runs that share a regime and a seed train together) or from the cross-validated 
 (`crossval`). Writes a folder of arrays (one row per run) plus `label_issues.csv` (one row per run and
 training sample, for reviewing labels by hand), and the detection metrics of every run against its
 injected flips as JSON -- for the configured `filter_by` and, for comparison, for every other one.
+At 0 % injected noise the given labels are the dataset's own, and `review.csv` ranks them: cleanlab on
+the probabilities of the level's full-training-set runs averaged (labelsweep.cleaning.review), one row
+per training sample, most suspicious first, with the suggested label and its probability.
 """
 
 import argparse
@@ -20,7 +23,7 @@ from cleanlab.filter import find_label_issues
 from cleanlab.rank import get_label_quality_scores
 
 from labelsweep import artifacts, config, runs, stage
-from labelsweep.cleaning import detection_metrics, label_errors
+from labelsweep.cleaning import detection_metrics, label_errors, review
 
 
 def main() -> None:
@@ -91,7 +94,8 @@ def main() -> None:
             "flagged": flagged[r, members].astype(int),
             "suggested_label": suggested[r, members],
         }))
-        records.append({"noise_kind": run.noise_kind, "regime": run.regime, "seed": run.seed,
+        records.append({"noise_kind": run.noise_kind, "regime": run.regime, "seed": run.seed, "sweep": run.sweep,
+                        "study": run.study,
                         **detection_metrics(flagged[r, members], flipped[r, members], quality[r, members]),
                         **label_errors(original[members], labels[r, members], flagged[r, members],
                                        suggested[r, members]),
@@ -99,9 +103,28 @@ def main() -> None:
                                       for method, mask in flags[r].items()}})
         print(f"noise {noise_level} {run}: flagged {records[-1]['flagged']}, injected {records[-1]['injected']}")
     csv = pd.concat(tables).to_csv(index=False, float_format="%.6f", lineterminator="\n")
+    extra = {"label_issues.csv": csv}
+    if noise_level == 0 and (labels != runs.NOT_IN_RUN).all(axis=1).any():  # a run that trains on every sample
+        extra["review.csv"] = own_labels_review(labels, pred_probs, plan, original, sample_ids,
+                                                artifacts.load_classes(raw), settings["filter_by"])
     artifacts.save_arrays(args.out, {"flagged": flagged, "quality": quality, "suggested": suggested,
-                                     "suggested_prob": suggested_prob}, extra={"label_issues.csv": csv})
+                                     "suggested_prob": suggested_prob}, extra=extra)
     artifacts.save_json(args.detection, {"noise_level": noise_level, "runs": records})
+
+
+def own_labels_review(labels: np.ndarray, pred_probs: np.ndarray, plan: list[runs.Run], original: np.ndarray,
+                      sample_ids: np.ndarray, classes: list[str], filter_by: str) -> str:
+    """review.csv's text: the dataset's own labels ranked by cleanlab on the runs that trained on every sample."""
+    full = [r for r in range(len(plan)) if (labels[r] != runs.NOT_IN_RUN).all()]
+    found = review(original, pred_probs[full], filter_by)
+    names = np.array(classes)
+    table = pd.DataFrame({"sample_id": sample_ids, "given_label": names[original],
+                          "label_quality": found["label_quality"], "flagged": found["flagged"].astype(int),
+                          "suggested_label": names[found["suggested"]], "suggested_prob": found["suggested_prob"],
+                          "runs_averaged": len(full)})
+    table = table.sort_values(["label_quality", "sample_id"], kind="stable")
+    print(f"own labels: {int(found['flagged'].sum())} of {len(table)} flagged (ensemble of {len(full)} runs)")
+    return table.to_csv(index=False, float_format="%.6f", lineterminator="\n")
 
 
 if __name__ == "__main__":

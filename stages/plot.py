@@ -29,7 +29,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from labelsweep import artifacts, config, runs, stage, summary  # noqa: E402
+from labelsweep import artifacts, config, runs, stage, summary, sweep  # noqa: E402
+from labelsweep.sweep import short_id  # noqa: E402
 
 NOISE_AXIS = "injected label noise (% of training labels wrong)"
 SHARE_AXIS = "share of the flagged samples pruned (%), lowest label quality first"
@@ -58,6 +59,10 @@ def read_study(results: Path, levels: list[float]) -> tuple[pd.DataFrame, pd.Dat
     if missing:
         raise stage.DataError(f"{results}: the accuracy tables or detection records lack {', '.join(sorted(missing))} "
                               "(rerun the stages before plot: dvc repro)")
+    for table in (accuracy, detection):  # results from before the study joined the sweep: all of them the sweep's
+        for column, default in (("sweep", True), ("study", False)):
+            if column not in table:
+                table[column] = default
     duplicated = accuracy.duplicated([*summary.CONDITION, "seed", "cell"])
     if duplicated.any():
         row = accuracy[duplicated].iloc[0]
@@ -241,12 +246,6 @@ def draw_by_filter(lines: pd.DataFrame, name: str, configured: str) -> plt.Figur
     return fig
 
 
-def short_id(sample_id: str) -> str:
-    """An index as it is; a file as its folders and the start of its name (file names often share a suffix)."""
-    path = Path(sample_id)
-    return sample_id if path.parent == Path(".") else f"{path.parent}/{path.stem[:8]}"
-
-
 def draw_gallery(name: str, level: float, noisy: Path, issues: Path, raw: Path) -> plt.Figure:
     """The GALLERY_SIZE flagged samples with the lowest label quality in the first run at noise `level`."""
     for folder in (noisy, issues, raw):
@@ -291,13 +290,19 @@ def main() -> None:
     levels = sorted(params["noise"])
     out, name = Path(args.out), summary.TITLES.get(args.dataset, args.dataset)
 
-    accuracy, detection = read_study(Path(args.results), levels)
+    every_accuracy, every_detection = read_study(Path(args.results), levels)
+    accuracy, detection = every_accuracy, every_detection
+    # The study's figures draw the study's runs; a grid without a study level (`-S noise=0.3`) the sweep's.
+    study_levels = sorted(set(levels) & set((params["study"] or {}).get("noise", [])))
+    if study_levels:
+        accuracy, detection = accuracy[accuracy.study], detection[detection.study]
     with stage.work():
         detected, results = summary.detection_summary(detection), summary.cells(accuracy)
         lines, gains, bars = accuracy_lines(results), gain_by_share(accuracy), flagged_vs_injected(detected)
         compared, filters = with_panels(summary.differences(accuracy)), detection_by_filter(detection)
-        level_name = artifacts.level_name(levels[0])
-        gallery = draw_gallery(name, levels[0], Path(args.noisy) / level_name, Path(args.issues) / level_name,
+        gallery_level = (study_levels or levels)[0]
+        level_name = artifacts.level_name(gallery_level)
+        gallery = draw_gallery(name, gallery_level, Path(args.noisy) / level_name, Path(args.issues) / level_name,
                                Path(args.raw))
         for stem, data in [("accuracy_vs_noise", lines), ("accuracy_by_share", gains), ("differences", compared),
                            ("flagged_vs_injected", bars), ("detection_by_filter", filters),
@@ -309,9 +314,36 @@ def main() -> None:
                           ("detection_by_filter", draw_by_filter(filters, name, params["cleanlab"]["filter_by"])),
                           ("gallery", gallery)]:
             write_figure(fig, out / f"{stem}.png")
+        write_sweep(args, every_accuracy, every_detection, levels, name, out)
         artifacts.save_json(out / "data.json", json.loads(Path(args.summary).read_text()))
         artifacts.save_json(args.metrics, summary.headline(accuracy, detection))
 
+
+def write_sweep(args: argparse.Namespace, accuracy: pd.DataFrame, detection: pd.DataFrame, levels: list[float],
+                name: str, out: Path) -> None:
+    """The seed's sweep (labelsweep.sweep): its three figures and their tables, and the review of the dataset's own
+    labels at 0 % injected noise (where the grid has that level)."""
+    accuracy, detection = accuracy[accuracy.sweep], detection[detection.sweep]
+    lines, grid, flagged = (sweep.accuracy_lines(accuracy, args.dataset), sweep.gain_grid(accuracy),
+                            sweep.flagged_lines(detection))
+    for stem, data, draw in [("sweep_accuracy", lines, sweep.draw_accuracy), ("sweep_gain", grid, sweep.draw_heatmap),
+                             ("sweep_flagged", flagged, sweep.draw_flagged)]:
+        artifacts.save_csv(out / f"{stem}.csv", data)
+        write_figure(draw(data, name) if len(data) else empty_figure(f"{name}: the seed's sweep",
+                                                                      "the grid has none of the cells this draws"),
+                     out / f"{stem}.png")
+    review = Path(args.issues) / artifacts.level_name(0.0) / "review.csv"
+    if 0.0 in levels and review.is_file():
+        table = sweep.review_table(pd.read_csv(review))
+        raw = Path(args.raw)
+        ids = (raw / "train_ids.txt").read_text().splitlines()
+        fig = sweep.draw_review(table, np.load(raw / "train_images.npy"), ids, name)
+    else:
+        table = pd.DataFrame(columns=["rank", "sample_id", "given_label", "label_quality", "suggested_label",
+                                      "suggested_prob", "runs_averaged"])
+        fig = empty_figure(f"{name}: the dataset's own labels", "no level at 0 % injected noise in the grid")
+    artifacts.save_csv(out / "label_review.csv", table)
+    write_figure(fig, out / "label_review.png")
 
 if __name__ == "__main__":
     stage.run(main)

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from labelsweep import stage
+from labelsweep import stage, sweep
 from stages import plot
 
 from .conftest import ROOT
@@ -135,7 +135,7 @@ def test_one_noise_level_as_dvc_exp_run_writes_it(params, tmp_path, monkeypatch)
 
 
 def test_the_seeds_grid_without_strategies_and_shares_without_0_and_1(params, tmp_path, monkeypatch):
-    params.update(noise=[0.0, 0.2], thresholds=[0.2, 0.6])
+    params.update(noise=[0.0, 0.2], thresholds=[0.2, 0.6], study=None)
     out = run_plot(tmp_path, params, "roman", monkeypatch, plan=[("symmetric", "default", 0)], strategies=[])
     lines = pd.read_csv(out / "accuracy_vs_noise.csv")
     assert list(lines.strategy.unique()) == ["baseline (noisy labels)"]  # the inner shares are figure 2's
@@ -184,5 +184,5 @@ def test_the_stage_writes_what_dvc_yaml_lists_and_the_plots_read_its_columns(par
 
 def test_gallery_titles_tell_image_files_apart():
     ids = ["train/i/ab9fb784-ce5d-11eb-b317-38f9d35ea60f.png", "val/ii/b16ab574-ce5d-11eb-b317-38f9d35ea60f.png"]
-    assert [plot.short_id(i) for i in ids] == ["train/i/ab9fb784", "val/ii/b16ab574"]
-    assert plot.short_id("12345") == "12345"  # a Fashion-MNIST index stays as it is
+    assert [sweep.short_id(i) for i in ids] == ["train/i/ab9fb784", "val/ii/b16ab574"]
+    assert sweep.short_id("12345") == "12345"  # a Fashion-MNIST index stays as it is
