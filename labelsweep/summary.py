@@ -130,6 +130,18 @@ def with_interval(table: pd.DataFrame, prefix: str = "") -> pd.DataFrame:
     return table.assign(**{f"{prefix}ci_low": low, f"{prefix}ci_high": high})
 
 
+def ensure_intervals(table: pd.DataFrame, prefixes: tuple[str, ...] = ("",)) -> pd.DataFrame:
+    """`table` (results.csv, differences.csv or detection.csv as read back) with the intervals of
+    :func:`with_interval` for each prefix, computed from its mean, sd and n where the table lacks them (tables
+    written before the intervals were), and ``excludes_zero`` where it has ``ci_low``."""
+    for prefix in prefixes:
+        if f"{prefix}ci_low" not in table:
+            table = with_interval(table, prefix)
+    if "ci_low" in table and "excludes_zero" not in table:
+        table = table.assign(excludes_zero=excludes_zero(table.ci_low, table.ci_high))
+    return table
+
+
 def spread(values: pd.DataFrame | pd.Series, by: list[str]) -> pd.DataFrame:
     """Mean, standard deviation (ddof 1; NaN for one seed), min, max, n and the 95 % t-interval of the mean
     (ci_low, ci_high; NaN for one seed) of `values` per `by` group."""
