@@ -53,7 +53,7 @@ def interval(low: float, high: float, digits: int = 3, sign: str = "") -> str:
     return "" if low != low else f"[{_num(low, digits, sign)}, {_num(high, digits, sign)}]"
 
 
-def _ci(mean: float, low: float, high: float, digits: int = 3, sign: str = "") -> str:
+def mean_interval(mean: float, low: float, high: float, digits: int = 3, sign: str = "") -> str:
     """A mean and its 95 % interval: "0.865 [0.860, 0.870]"."""
     return f"{_num(mean, digits, sign)} {interval(low, high, digits, sign)}".rstrip()
 
@@ -83,7 +83,7 @@ def accuracy_table(results: pd.DataFrame) -> list[str]:
     lines = [f"| noise | kind | regime | {' | '.join(COLUMNS[c] for c in columns)} |",
              "|---|---|---|" + "---|" * len(columns)]
     for key, row in wide.iterrows():
-        cells = [_ci(row["mean"][c], row["ci_low"][c], row["ci_high"][c]) for c in columns]
+        cells = [mean_interval(row["mean"][c], row["ci_low"][c], row["ci_high"][c]) for c in columns]
         lines.append(f"| {condition(pd.Series(dict(zip(CONDITION, key))))} | {' | '.join(cells)} |")
     return [f"Test accuracy, mean [95 % t-interval of the mean] over {seeds} seeds:", "", *lines]
 
@@ -118,8 +118,8 @@ def detection_table(detection: pd.DataFrame) -> list[str]:
     for _, d in detection.iterrows():
         lines.append(
             f"| {condition(d)} | {d.injected:,.0f} | {d.flagged:,.0f} | {d.flagged_minus_injected:+,.0f} "
-            f"| {_ci(d.precision, d.precision_ci_low, d.precision_ci_high, 2)} "
-            f"| {_ci(d.recall, d.recall_ci_low, d.recall_ci_high, 2)} | {_fmt(d.suggested_right, 2)} "
+            f"| {mean_interval(d.precision, d.precision_ci_low, d.precision_ci_high, 2)} "
+            f"| {mean_interval(d.recall, d.recall_ci_low, d.recall_ci_high, 2)} | {_fmt(d.suggested_right, 2)} "
             f"| {_fmt(d.wrong_given)} | {_fmt(d.wrong_after_relabel_all)} | {_fmt(d.wrong_after_prune_all)} |")
     return ["cleanlab's detection against the injected flips (means over the seeds; precision and recall with "
             "their 95 % intervals):", "", *lines]
@@ -188,10 +188,13 @@ def main() -> None:
     parser.add_argument("--write", metavar="README.md", help="replace the text between the report markers")
     args = parser.parse_args()
     try:
-        text = render(load_params())
+        params = load_params()
+        text = render(params)
         if args.write:
+            from labelsweep import claims  # claims formats its numbers with this module's functions
+
             path = Path(args.write)
-            path.write_text(replace_between_markers(path.read_text(), text))
+            path.write_text(claims.fill(replace_between_markers(path.read_text(), text), params))
         else:
             print(text, end="")
     except (ConfigError, FileNotFoundError) as err:
