@@ -93,7 +93,8 @@ def render_claims(claims: list[Claim], subject: str, digits: int = 3) -> list[st
     if not claims:
         return [f"**{subject}**: not in this grid."]
     seeds = sorted({c.n for c in claims})
-    lines = [f"**{subject}**, mean [{100 * CONFIDENCE:g} % interval] over {'/'.join(map(str, seeds))} seeds:"]
+    plural = "" if seeds == [1] else "s"
+    lines = [f"**{subject}**, mean [{100 * CONFIDENCE:g} % interval] over {'/'.join(map(str, seeds))} seed{plural}:"]
     words = {HIGHER: "above 0", LOWER: "below 0", NONE: "no difference detected (the interval holds 0)",
              NO_INTERVAL: "no interval (one seed), so no difference claimed"}
     for direction, word in words.items():
@@ -128,11 +129,11 @@ def filter_claims(filters: pd.DataFrame, configured: str) -> list[str]:
         other = best if best.filter_by != configured else ranked.iloc[1]
         claim = Claim(other.filter_by, where, other.vs_configured_mean, other.vs_configured_ci_low,
                       other.vs_configured_ci_high, int(other.n))
-        verdict = {HIGHER: "detects better than", LOWER: "detects worse than", NONE: "no difference detected from",
-                   NO_INTERVAL: "no interval (one seed) against"}[claim.direction]
+        verdict = {HIGHER: "detects better than `{}`", LOWER: "detects worse than `{}`",
+                   NONE: "no difference from `{}` detected", NO_INTERVAL: "no interval against `{}` (one seed)"}
         lead = "highest mean F1" if other is best else f"`{configured}` has the highest mean F1; next"
-        lines.append(f"- {where}: {lead} `{other.filter_by}`, which {verdict} `{configured}`: F1 difference "
-                     f"{claim.value()}")
+        lines.append(f"- {where}: {lead} `{other.filter_by}`: {verdict[claim.direction].format(configured)}, "
+                     f"F1 difference {claim.value()}")
     return lines
 
 
@@ -143,6 +144,9 @@ def detection_claims(detection: pd.DataFrame) -> list[str]:
     measures = {"flagged_minus_injected": ("samples flagged beyond the injected flips", 0, "+"),
                 "precision": ("precision against the injected flips", 2, ""),
                 "recall": ("recall against the injected flips", 2, "")}
+    detection = detection[detection.injected > 0]  # against an empty truth every flag counts as wrong
+    if detection.empty:
+        return ["- no level with injected noise: nothing to score the flags against"]
     detection = ensure_intervals(detection, tuple(f"{m}_" for m in measures if f"{m}_sd" in detection))
     lines = []
     for measure, (what, digits, sign) in measures.items():
@@ -195,6 +199,8 @@ def multiplicity(tables: dict[str, pd.DataFrame]) -> list[str]:
         lines.append(f"- {TITLES.get(name, name)}: {m} comparisons with an interval; {k} exclude 0 (about "
                      f"{(1 - CONFIDENCE) * m:.1f} would by chance if no difference were real); {kept} of them after "
                      "Holm's correction over the dataset's comparisons (familywise error 5 %)")
+    if not total:
+        return ["No paired comparison has an interval (one seed), so no difference is claimed."]
     return [f"The difference tables hold {total} paired comparisons with an interval, of which {excluding} exclude "
             f"0; at {100 * CONFIDENCE:g} % about {(1 - CONFIDENCE) * total:.1f} would exclude 0 by chance alone:", "",
             *lines]

@@ -42,7 +42,7 @@ COMPARISONS: list[tuple[str, str, str]] = [
 ]
 # The least-squares slope of accuracy over the prune/relabel grid's shares (0: relabel all, 1: prune all), per
 # seed: "relabelling hurts in proportion to its share" predicts a slope above 0. Given where the grid has at
-# least three shares (with two it is prune all − relabel all again).
+# least four shares (over 0, 1/2, 1 the least-squares slope is prune all − relabel all again).
 SLOPE = "slope over the share pruned (rest relabelled)"
 
 
@@ -159,9 +159,9 @@ def cells(accuracy: pd.DataFrame) -> pd.DataFrame:
 
 def share_slope(wide: pd.DataFrame) -> pd.Series | None:
     """Per condition and seed, the least-squares slope of accuracy over the prune/relabel shares (accuracy
-    change from relabelling all to pruning all, on a straight line); None where the grid has < 3 shares."""
+    change from relabelling all to pruning all, on a straight line); None where the grid has < 4 shares."""
     grid = {float(c.partition("@")[2]): c for c in wide if c.startswith("prune_relabel@")}
-    if len(grid) < 3:
+    if len(grid) < 4:
         return None
     shares = np.array(sorted(grid))
     values = wide[[grid[t] for t in shares]].to_numpy()

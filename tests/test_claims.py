@@ -63,14 +63,15 @@ def test_one_seed_gives_no_interval_and_no_claim_of_difference():
 
 
 def test_the_slope_over_the_shares_tests_relabelling_in_proportion():
-    shares = {"prune_relabel@0": [0.80, 0.81, 0.79], "prune_relabel@0.5": [0.81, 0.82, 0.80],
-              "prune_relabel@1": [0.82, 0.83, 0.815]}
-    table = summary.differences(accuracy({"baseline": [0.8, 0.8, 0.8], **shares}))
+    shares = [0.0, 0.3, 0.6, 1.0]
+    values = np.array([[0.80, 0.81, 0.79], [0.805, 0.812, 0.80], [0.81, 0.825, 0.80], [0.82, 0.83, 0.815]])
+    cells = {f"prune_relabel@{t:g}": list(row) for t, row in zip(shares, values)}
+    table = summary.differences(accuracy({"baseline": [0.8, 0.8, 0.8], **cells}))
     (slope,) = claims.comparison_claims(table, summary.SLOPE)
-    assert slope.mean == pytest.approx(np.mean([0.02, 0.02, 0.025]))
+    assert slope.mean == pytest.approx(np.mean([np.polyfit(shares, values[:, s], 1)[0] for s in range(3)]))
     assert slope.direction == claims.HIGHER
-    two = summary.differences(accuracy({"prune_relabel@0": [0.8, 0.81], "prune_relabel@1": [0.81, 0.82]}))
-    assert summary.SLOPE not in set(two.comparison)  # two shares: prune all − relabel all says it already
+    three = summary.differences(accuracy({key: cells[key] for key in list(cells)[::2] + ["prune_relabel@1"]}))
+    assert summary.SLOPE not in set(three.comparison)  # 0, 0.6, 1: too few shares for a line of its own
 
 
 def test_holm_rejects_step_down():
@@ -87,10 +88,10 @@ def test_filter_claims_call_a_filter_better_only_with_its_paired_interval():
             for method, value, diff, low, high in [("prune_by_noise_rate", 0.80, 0.0, 0.0, 0.0),
                                                    ("both", 0.82, 0.02, 0.01, 0.03)]]
     text = "\n".join(claims.filter_claims(pd.DataFrame(rows), "prune_by_noise_rate"))
-    assert "highest mean F1 `both`, which detects better than `prune_by_noise_rate`" in text
+    assert "highest mean F1 `both`: detects better than `prune_by_noise_rate`, F1 difference +0.020" in text
     rows[1]["vs_configured_ci_low"] = -0.01
     text = "\n".join(claims.filter_claims(pd.DataFrame(rows), "prune_by_noise_rate"))
-    assert "which no difference detected from `prune_by_noise_rate`" in text
+    assert "`both`: no difference from `prune_by_noise_rate` detected, F1 difference +0.020 [−0.010, +0.030]" in text
     means_only = pd.DataFrame(rows).drop(columns=["vs_configured_mean", "vs_configured_ci_low",
                                                   "vs_configured_ci_high"])
     assert "no filter_by is called better" in "\n".join(claims.filter_claims(means_only, "prune_by_noise_rate"))
