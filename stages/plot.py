@@ -1,8 +1,9 @@
 """Stage plot: one dataset's study as figures (PNG), their data (CSV, for `dvc plots show`) and headline metrics.
 
-Every number is a mean over the seeds of a condition (noise level x noise kind x regime), with the standard
-deviation as an error bar; differences are paired within a seed first (labelsweep.summary). One panel per
-noise kind and regime. For the noise levels and thresholds in params.yaml (any grid), it draws
+Every number is a mean over the seeds of a condition (noise level x noise kind x regime), with the 95 %
+t-interval of the mean as an error bar (none with one seed); differences are paired within a seed first
+(labelsweep.summary). One panel per noise kind and regime. For the noise levels and thresholds in
+params.yaml (any grid), it draws
 1. accuracy_vs_noise: test accuracy vs injected noise of the baseline, cleanlab's cells (prune all, relabel
    all, prune a share and keep the rest, confident relabel) and the controls (random removal of as many
    samples, perfect detection, true labels);
@@ -11,7 +12,8 @@ noise kind and regime. For the noise levels and thresholds in params.yaml (any g
 3. differences: the paired differences the README's reading rests on (summary.COMPARISONS);
 4. flagged_vs_injected: labels flipped, samples flagged by cleanlab, and both;
 5. detection_by_filter: precision, recall and F1 against the injected flips of every `filter_by` of
-   cleanlab.filter.find_label_issues (the configured one decides what is pruned or relabelled);
+   cleanlab.filter.find_label_issues (the configured one decides what is pruned or relabelled); its CSV also
+   holds their intervals and paired differences from the configured one;
 6. gallery: the 24 flagged samples with the lowest label quality in the first run at the lowest level.
 The CSVs are long tables (one row per point: the shape the templates in .dvc/plots draw); results.csv,
 detection.csv and data.json are the README's tables (labelsweep.report); metrics/<dataset>.json is
@@ -77,7 +79,7 @@ def accuracy_lines(table: pd.DataFrame) -> pd.DataFrame:
     keep_ends = table.cell.isin(["keep_rest@0", "keep_rest@1"])  # = the baseline and prune all
     table = with_panels(table[~interior & ~keep_ends])
     return table.rename(columns={"label": "strategy", "mean": "test_accuracy"})[
-        ["noise_percent", "panel", "strategy", "cell", "test_accuracy", "sd", "n"]]
+        ["noise_percent", "panel", "strategy", "cell", "test_accuracy", "sd", "n", "ci_low", "ci_high"]]
 
 
 def gain_by_share(accuracy: pd.DataFrame) -> pd.DataFrame:
@@ -90,20 +92,14 @@ def gain_by_share(accuracy: pd.DataFrame) -> pd.DataFrame:
             parts.append(stats.assign(rest=rest, prune_share_percent=round(100 * float(cell.partition("@")[2]), 6)))
     table = with_panels(pd.concat(parts, ignore_index=True))
     return table.rename(columns={"mean": "gain_over_baseline"})[
-        ["noise_percent", "panel", "rest", "prune_share_percent", "gain_over_baseline", "sd", "n"]]
+        ["noise_percent", "panel", "rest", "prune_share_percent", "gain_over_baseline", "sd", "n", "ci_low", "ci_high"]]
 
 
-def detection_by_filter(detection: pd.DataFrame) -> pd.DataFrame:
-    """Figure 5: every filter_by's precision, recall and F1, mean over the seeds. Levels with nothing
-    injected are left out: against an empty truth every flag counts as wrong."""
-    rows = [{**{key: record[key] for key in summary.CONDITION}, "filter_by": method, "measure": measure,
-             "value": np.nan if scores[measure] is None else scores[measure]}
-            for record in detection[detection.injected > 0].to_dict("records")
-            for method, scores in record["by_filter"].items() for measure in ("precision", "recall", "f1")]
-    if not rows:
-        return pd.DataFrame(columns=["noise_percent", "panel", "filter_by", "measure", "value"])
-    means = pd.DataFrame(rows).groupby([*summary.CONDITION, "filter_by", "measure"], sort=False).value.mean()
-    return with_panels(means.reset_index())[["noise_percent", "panel", "filter_by", "measure", "value"]]
+def detection_by_filter(detection: pd.DataFrame, configured: str) -> pd.DataFrame:
+    """Figure 5: every filter_by's precision, recall and F1 over the seeds, with its 95 % interval and its
+    paired difference from the `configured` filter_by (summary.filter_scores)."""
+    table = summary.filter_scores(detection, configured)
+    return with_panels(table) if len(table) else pd.DataFrame(columns=["noise_percent", "panel", *table.columns])
 
 
 def flagged_vs_injected(detected: pd.DataFrame) -> pd.DataFrame:
@@ -113,6 +109,12 @@ def flagged_vs_injected(detected: pd.DataFrame) -> pd.DataFrame:
     long = with_panels(detected).melt(id_vars=["noise_percent", "panel"], value_vars=list(counts), var_name="count",
                                       value_name="samples")
     return long.assign(count=long["count"].map(counts), samples=long.samples.round(1))
+
+
+def interval_bars(mean: pd.Series, table: pd.DataFrame) -> np.ndarray:
+    """The error bars of `mean`: below and above it to the 95 % interval (table's ci_low, ci_high); none (0)
+    where there is no interval (one seed)."""
+    return np.nan_to_num(np.vstack([mean - table.ci_low, table.ci_high - mean]).astype(float), nan=0.0)
 
 
 def write_figure(fig: plt.Figure, path: Path) -> None:
@@ -146,14 +148,15 @@ def draw_accuracy(lines: pd.DataFrame, name: str) -> plt.Figure:
         for i, strategy in enumerate(strategies):
             line = lines[(lines.panel == name_of_panel) & (lines.strategy == strategy)]
             dashed = strategy.startswith("control") or strategy.startswith("baseline")
-            ax.errorbar(line.noise_percent + (i - len(strategies) / 2) * step, line.test_accuracy, yerr=line.sd,
+            ax.errorbar(line.noise_percent + (i - len(strategies) / 2) * step, line.test_accuracy,
+                        yerr=interval_bars(line.test_accuracy, line),
                         marker="o", ms=3.5, capsize=2, lw=1.2, ls="--" if dashed else "-", label=strategy,
                         color=f"C{i}")
         ax.set_xticks(sorted(lines.noise_percent.unique()))
         ax.set_xlabel(f"{NOISE_AXIS}\n(each strategy's points shifted sideways a little, to be told apart)", fontsize=9)
         ax.set_title(name_of_panel, fontsize=10)
         ax.grid(alpha=0.3)
-    axes[0, 0].set_ylabel("test accuracy (mean ± sd over seeds)")
+    axes[0, 0].set_ylabel("test accuracy (mean and 95 % interval over seeds)")
     fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncol=4, fontsize=8)
     fig.suptitle(f"{name}: test accuracy by strategy")
     return fig
@@ -166,7 +169,8 @@ def draw_gain(gains: pd.DataFrame, name: str) -> plt.Figure:
         for ax, name_of_panel in zip(row, panels):
             for i, (rest, line) in enumerate(gains[(gains.panel == name_of_panel) & (gains.noise_percent == level)]
                                              .groupby("rest", sort=False)):
-                ax.errorbar(line.prune_share_percent + 1.2 * (i - 0.5), line.gain_over_baseline, yerr=line.sd,
+                ax.errorbar(line.prune_share_percent + 1.2 * (i - 0.5), line.gain_over_baseline,
+                            yerr=interval_bars(line.gain_over_baseline, line),
                             marker="o", ms=3.5, capsize=2, label=rest, color=f"C{i}")
             ax.axhline(0, color="grey", lw=0.8)
             ax.set_title(f"{name_of_panel}, {level:g} % noise", fontsize=9)
@@ -190,10 +194,10 @@ def draw_differences(table: pd.DataFrame, name: str) -> plt.Figure:
         for i, level in enumerate(levels):
             part = table[(table.panel == name_of_panel) & (table.noise_percent == level)]
             y = np.array([comparisons.index(c) for c in part.comparison]) + 0.25 * (i - (len(levels) - 1) / 2)
-            ax.errorbar(part["mean"], y, xerr=part.sd, fmt="o", ms=4, capsize=2, color=f"C{i}",
-                        label=f"{level:g} % noise")
+            ax.errorbar(part["mean"], y, xerr=interval_bars(part["mean"], part), fmt="o", ms=4, capsize=2,
+                        color=f"C{i}", label=f"{level:g} % noise")
         ax.axvline(0, color="grey", lw=0.8)
-        ax.set_xlabel("accuracy difference (mean ± sd)")
+        ax.set_xlabel("accuracy difference (mean, 95 % interval)")
         ax.set_title(name_of_panel, fontsize=9)
         ax.grid(alpha=0.3, axis="x")
     axes[0, 0].set_yticks(range(len(comparisons)), comparisons, fontsize=8)
@@ -299,7 +303,8 @@ def main() -> None:
     with stage.work():
         detected, results = summary.detection_summary(detection), summary.cells(accuracy)
         lines, gains, bars = accuracy_lines(results), gain_by_share(accuracy), flagged_vs_injected(detected)
-        compared, filters = with_panels(summary.differences(accuracy)), detection_by_filter(detection)
+        compared = with_panels(summary.differences(accuracy))
+        filters = detection_by_filter(detection, params["cleanlab"]["filter_by"])
         gallery_level = (study_levels or levels)[0]
         level_name = artifacts.level_name(gallery_level)
         gallery = draw_gallery(name, gallery_level, Path(args.noisy) / level_name, Path(args.issues) / level_name,

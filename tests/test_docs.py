@@ -1,12 +1,13 @@
 """The documents cannot drift from the results: README.md's result block is what `python -m labelsweep.report`
-makes of the committed metrics/ and plots/, and BENCHMARKS.md's tables are what `bench/run.py report` makes of
+makes of the committed metrics/ and plots/, every claims block of its reading is what labelsweep.claims makes of
+them, and BENCHMARKS.md's tables are what `bench/run.py report` makes of
 the committed records in bench/out/."""
 
 import importlib.util
 
 import pytest
 
-from labelsweep import report
+from labelsweep import claims, report
 from labelsweep.config import load_params
 
 from .conftest import ROOT
@@ -20,6 +21,16 @@ def test_the_readme_result_block_is_what_the_committed_results_give():
     readme = (ROOT / "README.md").read_text()
     expected = report.render(load_params(path=ROOT / "params.yaml"), ROOT / "metrics", ROOT / "plots")
     assert between(readme, report.BEGIN, report.END) == expected
+
+
+def test_every_claim_in_the_readme_is_what_the_committed_results_give():
+    readme = (ROOT / "README.md").read_text()
+    params = load_params(path=ROOT / "params.yaml")
+    found = claims.blocks(readme)
+    assert "multiplicity" in found and {f"{name}/prune_vs_baseline" for name in params["datasets"]} <= set(found)
+    for key, body in found.items():
+        assert body == claims.render_block(key, params, ROOT / "plots"), f"README's claims block {key} drifted: " \
+            "python -m labelsweep.report --write README.md"
 
 
 @pytest.fixture(scope="module")
