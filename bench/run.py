@@ -31,7 +31,10 @@ import time
 from pathlib import Path
 
 import yaml
-from report import OUT, ROOT, median, report  # bench/report.py: this script's folder is first on sys.path
+
+# The repository first on sys.path, whether this runs as a script or is imported as bench.run (bench/precision.py).
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.report import OUT, ROOT, median, report  # noqa: E402
 
 # The stages call `python` and `dvc`: the ones of the environment running this script.
 ENV = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}

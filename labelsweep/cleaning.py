@@ -136,3 +136,21 @@ def training_cells(given: np.ndarray, original: np.ndarray, flipped: np.ndarray,
         cells.append(("confident_relabel", math.nan,
                       np.where(sure, suggested, np.where(flagged, PRUNED, given)).astype(np.int64)))
     return cells
+
+
+def review(given: np.ndarray, pred_probs: np.ndarray, filter_by: str) -> dict[str, np.ndarray]:
+    """cleanlab's review of a dataset's own labels (no injected noise) from several runs' out-of-sample
+    probabilities (runs x N x K), averaged first: an ensemble ranks labels more reliably than one run.
+
+    Returns per sample: ``label_quality`` (cleanlab's self-confidence score of the given label on the
+    averaged probabilities: low = suspicious), ``flagged`` (`find_label_issues` with `filter_by`), and the
+    ``suggested`` label (the averaged probabilities' argmax) with its probability ``suggested_prob``.
+    """
+    from cleanlab.filter import find_label_issues
+    from cleanlab.rank import get_label_quality_scores
+
+    mean = np.asarray(pred_probs, dtype=np.float64).mean(axis=0)
+    mean /= mean.sum(axis=1, keepdims=True)  # float32 rounding: rows summing to exactly 1, as cleanlab checks
+    return {"label_quality": get_label_quality_scores(given, mean),
+            "flagged": find_label_issues(labels=given, pred_probs=mean, filter_by=filter_by, n_jobs=1),
+            "suggested": mean.argmax(axis=1), "suggested_prob": mean.max(axis=1)}

@@ -30,6 +30,7 @@ NOISE_KINDS = ("symmetric", "class_conditional")  # labelsweep.noise
 STRATEGIES = ("keep_rest", "perfect_detection", "random_removal", "true_labels", "confident_relabel")
 MODELS = ("mlp", "cnn")
 DEVICES = ("auto", "cpu", "cuda")
+PRECISIONS = ("auto", "fp32", "bf16")  # labelsweep.training.resolve_precision
 
 
 def _is_number(value: Any) -> bool:
@@ -40,7 +41,7 @@ def _fail(key: str, value: Any, allowed: str) -> None:
     raise not_allowed(key, value, allowed)
 
 
-def _grid(params: dict, key: str, upper_inclusive: bool) -> list[float]:
+def _grid(params: dict, key: str, upper_inclusive: bool, prefix: str = "") -> list[float]:
     """The grid `key` as a list; a single number is a one-level grid (what `dvc exp run -S noise=0.3` writes)."""
     values = params.get(key)
     interval = "[0, 1]" if upper_inclusive else "[0, 1)"
@@ -48,12 +49,12 @@ def _grid(params: dict, key: str, upper_inclusive: bool) -> list[float]:
     if _is_number(values):
         values = [values]
     if not isinstance(values, list) or not values:
-        _fail(key, values, allowed)
+        _fail(prefix + key, values, allowed)
     for i, value in enumerate(values):
         if not _is_number(value) or value < 0 or value > 1 or (value == 1 and not upper_inclusive):
-            _fail(f"{key}[{i}]", value, allowed)
+            _fail(f"{prefix}{key}[{i}]", value, allowed)
     if len(set(values)) != len(values):
-        _fail(key, values, f"{allowed} (duplicates found)")
+        _fail(prefix + key, values, f"{allowed} (duplicates found)")
     params[key] = values
     return values
 
@@ -131,6 +132,7 @@ def check_train(train: dict, prefix: str) -> None:
     """Check a training section (a dataset's `train`, or it with a regime's overrides)."""
     _choice(train, "model", prefix, MODELS)
     _choice(train, "device", prefix, DEVICES)
+    _choice(train, "precision", prefix, PRECISIONS)
     _positive(train, "width", prefix)
     _positive(train, "epochs", prefix)
     _positive(train, "batch_size", prefix)
@@ -183,24 +185,39 @@ def _names(params: dict, key: str, allowed: tuple[str, ...] | None, kind: type =
     return values
 
 
-def check_runs(runs: dict, dataset_sections: dict[str, dict]) -> dict:
+def check_runs(runs: dict, dataset_sections: dict[str, dict], prefix: str = "runs.") -> dict:
     """Check the `runs` grids (noise kinds, regimes, seeds), each as a list; every regime must be `default`
     or named under every dataset's `regimes` (null there: that dataset does not run it)."""
     checked = {
-        "noise_kinds": _names(runs, "noise_kinds", NOISE_KINDS, prefix="runs."),
-        "regimes": _names(runs, "regimes", None, prefix="runs."),
-        "seeds": _names(runs, "seeds", None, kind=int, prefix="runs."),
+        "noise_kinds": _names(runs, "noise_kinds", NOISE_KINDS, prefix=prefix),
+        "regimes": _names(runs, "regimes", None, prefix=prefix),
+        "seeds": _names(runs, "seeds", None, kind=int, prefix=prefix),
     }
     for regime in checked["regimes"]:
         for name, section in dataset_sections.items():
             if regime != "default" and regime not in (section.get("regimes") or {}):
-                _fail("runs.regimes", regime, f"default, or a regime named under {name}.regimes "
+                _fail(f"{prefix}regimes", regime, f"default, or a regime named under {name}.regimes "
                       f"({', '.join(section.get('regimes') or {}) or 'none'})")
     if "class_conditional" in checked["noise_kinds"]:
         for name, section in dataset_sections.items():
             if not section.get("confusable"):
                 _fail(f"{name}.confusable", section.get("confusable"),
-                      "a mapping from every class name to a confusable class (class_conditional noise is in runs)")
+                      f"a mapping from every class name to a confusable class (class_conditional noise is in "
+                      f"{prefix.rstrip('.')})")
+    return checked
+
+
+def check_study(study: dict | None, dataset_sections: dict[str, dict]) -> dict | None:
+    """Check the `study` grid: its levels (a subset of `noise` runs it; others are ignored, so that `dvc exp run
+    -S noise=0.3` runs one sweep level), its runs as in :func:`check_runs`, and its threshold grid; null: no study."""
+    if study is None:
+        return None
+    if not isinstance(study, dict):
+        _fail("study", study, "null, or a mapping with noise, noise_kinds, regimes, seeds and thresholds")
+    checked = check_runs(study, dataset_sections, prefix="study.")
+    levels = {"noise": study.get("noise"), "thresholds": study.get("thresholds")}
+    checked["noise"] = _grid(levels, "noise", upper_inclusive=False, prefix="study.")
+    checked["thresholds"] = _grid(levels, "thresholds", upper_inclusive=True, prefix="study.")
     return checked
 
 
@@ -242,6 +259,7 @@ def load_params(dataset: str | None = None, path: str | Path = "params.yaml") ->
         _fail("confident_relabel_min", minimum, "a probability in (0, 1]")
     sections = {name: check_dataset(params, name) for name in names}
     params["runs"] = check_runs(_section(params, "runs", ""), sections)
+    params["study"] = check_study(params.get("study"), sections)
     if dataset is not None and dataset not in names:
         raise ConfigError(f"dataset {dataset!r} is not in params.yaml datasets {names}")
     return params

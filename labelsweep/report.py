@@ -1,13 +1,14 @@
 """The result tables of docs/results.md, generated from the committed results: ``python -m labelsweep.report``.
 
 Per dataset: what the data is (sizes, what deduplication removed), and per condition (noise level x
-noise kind x regime) the test accuracy of every strategy and control as mean ± sd over the seeds, the
-paired differences the reading rests on, and cleanlab's detection against the injected flips; first,
-the headline metrics DVC shows. Everything comes from files the plot stage commits
-(metrics/<dataset>.json, plots/<dataset>/{results,differences,detection}.csv and data.json), so a fresh
-clone reproduces the tables, and a test fails when the documents and the results drift apart.
-``--write`` replaces the text between the report markers in whichever document holds them
-(:func:`documents`: README.md or a page of docs/), so the block can move between pages without a code change.
+noise kind x regime) the test accuracy of every strategy and control as mean and 95 % t-interval over the
+seeds, the paired differences the reading rests on (bold where the interval excludes 0), and cleanlab's
+detection against the injected flips; first, the headline metrics DVC shows. Everything comes from files
+the plot stage commits (metrics/<dataset>.json, plots/<dataset>/{results,differences,detection}.csv and
+data.json), so a fresh clone reproduces the tables, and a test fails when the documents and the results drift
+apart. ``--write`` replaces the text between the report markers and every claims block (labelsweep.claims)
+in whichever documents hold them (:func:`documents`: README.md and the pages of docs/), so a block can move
+between pages without a code change.
 """
 
 from __future__ import annotations
@@ -21,7 +22,16 @@ import pandas as pd
 
 from labelsweep.config import load_params
 from labelsweep.errors import ConfigError
-from labelsweep.summary import COMPARISONS, CONDITION, PRUNE_ALL, RELABEL_ALL, TITLES
+from labelsweep.summary import (
+    COMPARISONS,
+    CONDITION,
+    DETECTION_SPREAD,
+    PRUNE_ALL,
+    RELABEL_ALL,
+    SLOPE,
+    TITLES,
+    ensure_intervals,
+)
 
 BEGIN, END = "<!-- labelsweep.report: begin -->", "<!-- labelsweep.report: end -->"
 # The columns of the accuracy table: cell key -> header.
@@ -35,9 +45,19 @@ def _fmt(value: float | None, digits: int = 3) -> str:
     return "–" if value is None or value != value else f"{value:.{digits}f}"  # value != value: NaN
 
 
-def _pm(mean: float, sd: float, digits: int = 3, sign: str = "") -> str:
-    mean = round(mean, digits) + 0.0  # + 0.0: no "-0.000"
-    return f"{mean:{sign}.{digits}f}" + ("" if sd != sd else f" ± {sd:.{digits}f}")
+def _num(value: float, digits: int = 3, sign: str = "") -> str:
+    value = round(value, digits) + 0.0  # + 0.0: no "-0.000"
+    return f"{value:{sign}.{digits}f}".replace("-", "−")
+
+
+def interval(low: float, high: float, digits: int = 3, sign: str = "") -> str:
+    """A 95 % interval as "[low, high]"; "" where there is none (one seed)."""
+    return "" if low != low else f"[{_num(low, digits, sign)}, {_num(high, digits, sign)}]"
+
+
+def mean_interval(mean: float, low: float, high: float, digits: int = 3, sign: str = "") -> str:
+    """A mean and its 95 % interval: "0.865 [0.860, 0.870]"."""
+    return f"{_num(mean, digits, sign)} {interval(low, high, digits, sign)}".rstrip()
 
 
 def condition(row: pd.Series) -> str:
@@ -57,43 +77,54 @@ def data_line(name: str, data: dict) -> str:
 
 
 def accuracy_table(results: pd.DataFrame) -> list[str]:
-    """Test accuracy per condition, mean ± sd over the seeds, for the cells the grid has."""
+    """Test accuracy per condition, mean and 95 % interval over the seeds, for the cells the grid has."""
     columns = [cell for cell in COLUMNS if cell in set(results.cell)]
-    wide = results.pivot_table(index=CONDITION, columns="cell", values=["mean", "sd"], sort=False)
+    wide = ensure_intervals(results).pivot_table(index=CONDITION, columns="cell", values=["mean", "ci_low", "ci_high"],
+                                                 sort=False, dropna=False)
     seeds = int(results.n.max())
     lines = [f"| noise | kind | regime | {' | '.join(COLUMNS[c] for c in columns)} |",
              "|---|---|---|" + "---|" * len(columns)]
     for key, row in wide.iterrows():
-        cells = [_pm(row["mean"][c], row["sd"][c]) for c in columns]
+        cells = [mean_interval(row["mean"][c], row["ci_low"][c], row["ci_high"][c]) for c in columns]
         lines.append(f"| {condition(pd.Series(dict(zip(CONDITION, key))))} | {' | '.join(cells)} |")
-    return [f"Test accuracy, mean ± sd over {seeds} seeds:", "", *lines]
+    return [f"Test accuracy, mean [95 % t-interval of the mean] over {seeds} seeds:", "", *lines]
 
 
 def differences_table(differences: pd.DataFrame) -> list[str]:
-    """The paired differences per condition: mean ± sd, and in how many seeds the difference is above 0."""
+    """The paired differences per condition: mean and 95 % interval, in bold where the interval excludes 0."""
     if differences.empty:
         return []
-    names = [name for name, *_ in COMPARISONS if name in set(differences.comparison)]
+    differences = ensure_intervals(differences)
+    names = [name for name in [*(name for name, *_ in COMPARISONS), SLOPE] if name in set(differences.comparison)]
     lines = [f"| noise | kind | regime | {' | '.join(names)} |", "|---|---|---|" + "---|" * len(names)]
     for _, group in differences.groupby(CONDITION, sort=False):
         by_name = group.set_index("comparison")
-        cells = [f"{_pm(by_name.loc[n, 'mean'], by_name.loc[n, 'sd'], sign='+')} ({int(by_name.loc[n, 'above_zero'])}/"
-                 f"{int(by_name.loc[n, 'n'])})" if n in by_name.index else "–" for n in names]
+        cells = [difference_cell(by_name.loc[n]) if n in by_name.index else "–" for n in names]
         lines.append(f"| {condition(group.iloc[0])} | {' | '.join(cells)} |")
-    return ["Paired differences in test accuracy, within each seed: mean ± sd (seeds in which it is above 0):", "",
-            *lines]
+    slope = (" (the slope: accuracy change from relabelling all to pruning all, on a least-squares line over the "
+             "shares, per seed)") if SLOPE in names else ""
+    return ["Paired differences in test accuracy, within each seed: mean [95 % t-interval of the mean over the "
+            f"seeds], **bold** where the interval excludes 0{slope}:", "", *lines]
+
+
+def difference_cell(row: pd.Series) -> str:
+    mean = _num(row["mean"], sign="+")
+    return f"{f'**{mean}**' if row.excludes_zero else mean} {interval(row.ci_low, row.ci_high, sign='+')}".rstrip()
 
 
 def detection_table(detection: pd.DataFrame) -> list[str]:
     lines = ["| noise | kind | regime | injected | flagged | flagged − injected | precision | recall "
              "| suggested label right | wrong labels: given | after relabel all | after prune all |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    detection = ensure_intervals(detection, tuple(f"{key}_" for key in DETECTION_SPREAD if f"{key}_sd" in detection))
     for _, d in detection.iterrows():
         lines.append(
             f"| {condition(d)} | {d.injected:,.0f} | {d.flagged:,.0f} | {d.flagged_minus_injected:+,.0f} "
-            f"| {_pm(d.precision, d.precision_sd, 2)} | {_pm(d.recall, d.recall_sd, 2)} | {_fmt(d.suggested_right, 2)} "
+            f"| {mean_interval(d.precision, d.precision_ci_low, d.precision_ci_high, 2)} "
+            f"| {mean_interval(d.recall, d.recall_ci_low, d.recall_ci_high, 2)} | {_fmt(d.suggested_right, 2)} "
             f"| {_fmt(d.wrong_given)} | {_fmt(d.wrong_after_relabel_all)} | {_fmt(d.wrong_after_prune_all)} |")
-    return ["cleanlab's detection against the injected flips (means over the seeds):", "", *lines]
+    return ["cleanlab's detection against the injected flips (means over the seeds; precision and recall with "
+            "their 95 % intervals):", "", *lines]
 
 
 def headline_table(names: list[str], metrics: Path) -> list[str]:
@@ -154,19 +185,28 @@ def replace_between_markers(document: str, text: str, begin: str = BEGIN, end: s
     return f"{head}{begin}\n{text}{end}{rest.split(end, 1)[1]}"
 
 
-def documents(root: Path = Path("."), begin: str = BEGIN) -> list[Path]:
-    """The Markdown documents (README.md, docs/*.md) that hold the `begin` marker of a generated block."""
+def documents(root: Path = Path(".")) -> list[Path]:
+    """The Markdown documents (README.md, docs/*.md) that hold a generated block: the report's or a claims block."""
+    from labelsweep import claims  # claims formats its numbers with this module's functions
+
     candidates = [root / "README.md", *sorted((root / "docs").glob("*.md"))]
-    return [path for path in candidates if path.is_file() and begin in path.read_text()]
+    return [path for path in candidates
+            if path.is_file() and (BEGIN in path.read_text() or claims.blocks(path.read_text()))]
 
 
-def write(text: str, paths: list[Path]) -> list[Path]:
-    """Replace the report block in each of `paths` (every document holding it, when `paths` is empty)."""
+def write(text: str, params: dict, paths: list[Path], plots: Path = Path("plots")) -> list[Path]:
+    """Replace the report block (`text`) and fill every claims block in each of `paths` (every document that
+    holds a generated block, when `paths` is empty)."""
+    from labelsweep import claims
+
     paths = paths or documents()
-    if not paths:
+    if not any(BEGIN in path.read_text() for path in paths):
         raise ConfigError(f"no document (README.md, docs/*.md) holds the {BEGIN} ... {END} markers")
     for path in paths:
-        path.write_text(replace_between_markers(path.read_text(), text))
+        document = path.read_text()
+        if BEGIN in document:
+            document = replace_between_markers(document, text)
+        path.write_text(claims.fill(document, params, plots))
     return paths
 
 
@@ -177,9 +217,10 @@ def main() -> None:
                              "named, in every document that holds them")
     args = parser.parse_args()
     try:
-        text = render(load_params())
+        params = load_params()
+        text = render(params)
         if args.write is not None:
-            for path in write(text, [Path(name) for name in args.write]):
+            for path in write(text, params, [Path(name) for name in args.write]):
                 print(f"wrote {path}")
         else:
             print(text, end="")

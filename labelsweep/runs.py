@@ -1,5 +1,10 @@
 """The runs inside one noise level: every noise kind x regime x seed, and how they are stored.
 
+A level holds two grids of runs (params.yaml): the seed's sweep (``runs``: at every level, each run
+with the baseline and the threshold grid) and the study (``study``: at its own levels, each run with
+the baseline, the study's thresholds and the strategies and controls). A run in both (same kind,
+regime and seed) is one run with the cells of both.
+
 A level's stages handle all of its runs in one process (dvc.yaml never goes finer than a dataset and
 a noise level). A run's seed draws its noise, its folds, its models' initial weights and batch order,
 and a regime's training subsample. A *regime* is a training setting: ``default`` is the dataset's
@@ -29,6 +34,8 @@ class Run:
     noise_kind: str
     regime: str
     seed: int
+    sweep: bool = True  # the run is one of the seed's sweep (params.yaml `runs`)
+    study: bool = False  # the run is one of the study's (params.yaml `study`, at its levels)
 
 
 def plan(noise_kinds: list[str], regimes: list[str], seeds: list[int], section: dict) -> list[Run]:
@@ -37,6 +44,21 @@ def plan(noise_kinds: list[str], regimes: list[str], seeds: list[int], section: 
     return [Run(kind, regime, seed) for regime in regimes
             if regime == DEFAULT_REGIME or defined.get(regime) is not None
             for kind in noise_kinds for seed in seeds]
+
+
+def level_plan(noise_level: float, params: dict, section: dict) -> list[Run]:
+    """Every run of one level: the sweep's runs, then the study's where `noise_level` is one of its levels; a run in
+    both grids appears once, with both flags."""
+    sweep = plan(**params["runs"], section=section)
+    study = params.get("study")
+    if not study or noise_level not in study["noise"]:
+        return sweep
+    extra = [Run(r.noise_kind, r.regime, r.seed, sweep=False, study=True)
+             for r in plan(study["noise_kinds"], study["regimes"], study["seeds"], section)]
+    both = {(r.noise_kind, r.regime, r.seed) for r in extra}
+    merged = [Run(r.noise_kind, r.regime, r.seed, True, (r.noise_kind, r.regime, r.seed) in both) for r in sweep]
+    known = {(r.noise_kind, r.regime, r.seed) for r in sweep}
+    return merged + [r for r in extra if (r.noise_kind, r.regime, r.seed) not in known]
 
 
 def regime_settings(section: dict, regime: str) -> tuple[dict, int | None]:
@@ -56,7 +78,8 @@ def table_csv(runs: list[Run]) -> str:
 def load(folder: str | Path) -> list[Run]:
     """The runs of a level, in row order, from the inject_noise folder's ``runs.csv``."""
     table = pd.read_csv(Path(folder) / "runs.csv")
-    return [Run(row.noise_kind, row.regime, int(row.seed)) for row in table.itertuples()]
+    return [Run(row.noise_kind, row.regime, int(row.seed), bool(getattr(row, "sweep", True)),
+                bool(getattr(row, "study", False))) for row in table.itertuples()]
 
 
 def groups(runs: list[Run]) -> Iterator[tuple[str, int, list[int]]]:

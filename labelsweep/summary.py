@@ -1,13 +1,15 @@
-"""One dataset's study as tables: every cell's accuracy, means and spreads over the seeds, paired differences,
-and the few headline numbers DVC shows as its metrics.
+"""One dataset's study as tables: every cell's accuracy, means and spreads over the seeds with their 95 %
+t-intervals, paired differences, and the few headline numbers DVC shows as its metrics.
 
 A *cell* is one training set of a run: the baseline (the noisy labels), the prune/relabel threshold grid,
 and the strategies and controls (params.yaml `strategies`); its key is the strategy, with ``@<share>`` for
 the threshold cells (``prune_relabel@1`` prunes every flagged sample, ``prune_relabel@0`` relabels them
 all). Results are summarised per *condition* -- noise level x noise kind x regime -- over its seeds; a
 difference between two cells is taken within each seed first (both were trained from the same weights on
-the same batches, with the same noise), then summarised. `dvc exp show` and `dvc metrics diff` get only
-:func:`headline`: means over every condition and seed, the same keys whatever the grid.
+the same batches, with the same noise), then summarised: mean, sd and the 95 % t-interval of the mean over
+the seeds (:func:`t_interval`). A difference counts as one only where that interval excludes 0
+(``excludes_zero``); with one seed there is no interval and no difference is claimed. `dvc exp show` and
+`dvc metrics diff` get only :func:`headline`: means over every condition and seed, the same keys whatever the grid.
 """
 
 from __future__ import annotations
@@ -16,16 +18,20 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
+from scipy import stats as scipy_stats
 
 from labelsweep.artifacts import accuracy_csv, detection_json
 
 # How figures and tables name the datasets; any other dataset goes by its key in params.yaml.
 TITLES = {"fashion_mnist": "Fashion-MNIST", "roman": "Roman numerals"}
 CONDITION = ["noise_level", "noise_kind", "regime"]
+CONFIDENCE = 0.95  # of every interval the tables, figures and claims give
 PRUNE_ALL, RELABEL_ALL = "prune_relabel@1", "prune_relabel@0"
 # (name, minuend, subtrahend): the paired differences the reading (docs/results.md) rests on.
-COMPARISONS = [
+COMPARISONS: list[tuple[str, str, str]] = [
     ("cleanlab (prune all) − baseline", PRUNE_ALL, "baseline"),
     ("prune all − relabel all", PRUNE_ALL, RELABEL_ALL),
     ("cleanlab (prune all) − random removal", PRUNE_ALL, "random_removal"),
@@ -34,6 +40,10 @@ COMPARISONS = [
     ("prune half, keep rest − prune half, relabel rest", "keep_rest@0.5", "prune_relabel@0.5"),
     ("confident relabel − prune all", "confident_relabel", PRUNE_ALL),
 ]
+# The least-squares slope of accuracy over the prune/relabel grid's shares (0: relabel all, 1: prune all), per
+# seed: "relabelling hurts in proportion to its share" predicts a slope above 0. Given where the grid has at
+# least four shares (over 0, 1/2, 1 the least-squares slope is prune all − relabel all again).
+SLOPE = "slope over the share pruned (rest relabelled)"
 
 
 def cell_key(strategy: str, prune_share: float) -> str:
@@ -83,41 +93,139 @@ def per_seed(accuracy: pd.DataFrame) -> pd.DataFrame:
                                 sort=False)[accuracy.cell.unique()]
 
 
+def t_interval(mean: ArrayLike, sd: ArrayLike, n: ArrayLike, confidence: float = CONFIDENCE
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """The `confidence` t-interval of a mean over n seeds: mean ± t(n-1) · sd / sqrt(n), elementwise.
+
+    Seeds are the replicates (a difference is taken within a seed first), so the interval says where the mean
+    over seeds would lie; NaN where n < 2 (no spread, so no interval). It does not hold the test set's own
+    sampling error, which every seed shares."""
+    mean, sd, n = (np.asarray(x, dtype=float) for x in (mean, sd, n))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        half = scipy_stats.t.ppf(0.5 + confidence / 2, np.where(n >= 2, n - 1, np.nan)) * sd / np.sqrt(n)
+    return mean - half, mean + half
+
+
+def t_test_p(mean: ArrayLike, sd: ArrayLike, n: ArrayLike) -> np.ndarray:
+    """Two-sided one-sample t-test p-value of mean = 0 (the test the interval inverts); NaN where n < 2; 0 where
+    every seed gives the same non-zero value, 1 where they are all 0."""
+    mean, sd, n = (np.asarray(x, dtype=float) for x in (mean, sd, n))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = np.abs(mean) * np.sqrt(n) / sd
+        t = np.where((sd == 0) & (mean == 0), 0.0, t)
+        return np.where(n >= 2, 2 * scipy_stats.t.sf(t, np.where(n >= 2, n - 1, 1)), np.nan)
+
+
+def excludes_zero(low: ArrayLike, high: ArrayLike) -> np.ndarray:
+    """Whether an interval lies wholly above or wholly below 0 (False where there is no interval)."""
+    low, high = np.asarray(low, dtype=float), np.asarray(high, dtype=float)
+    return (low > 0) | (high < 0)
+
+
+def with_interval(table: pd.DataFrame, prefix: str = "") -> pd.DataFrame:
+    """`table` with ``<prefix>ci_low`` and ``<prefix>ci_high``: the t-interval of its ``<prefix>mean`` (or the
+    bare `prefix` column) from ``<prefix>sd`` and ``n``."""
+    mean = table[f"{prefix}mean"] if f"{prefix}mean" in table else table[prefix.rstrip("_")]
+    low, high = t_interval(mean, table[f"{prefix}sd"], table["n"])
+    return table.assign(**{f"{prefix}ci_low": low, f"{prefix}ci_high": high})
+
+
+def ensure_intervals(table: pd.DataFrame, prefixes: tuple[str, ...] = ("",)) -> pd.DataFrame:
+    """`table` (results.csv, differences.csv or detection.csv as read back) with the intervals of
+    :func:`with_interval` for each prefix, computed from its mean, sd and n where the table lacks them (tables
+    written before the intervals were), and ``excludes_zero`` where it has ``ci_low``."""
+    for prefix in prefixes:
+        if f"{prefix}ci_low" not in table:
+            table = with_interval(table, prefix)
+    if "ci_low" in table and "excludes_zero" not in table:
+        table = table.assign(excludes_zero=excludes_zero(table.ci_low, table.ci_high))
+    return table
+
+
 def spread(values: pd.DataFrame | pd.Series, by: list[str]) -> pd.DataFrame:
-    """Mean, standard deviation (ddof 1; NaN for one seed), min, max and n of `values` per `by` group."""
+    """Mean, standard deviation (ddof 1; NaN for one seed), min, max, n and the 95 % t-interval of the mean
+    (ci_low, ci_high; NaN for one seed) of `values` per `by` group."""
     stats = values.groupby(level=by, sort=False).agg(["mean", "std", "min", "max", "count"])
-    return stats.rename(columns={"std": "sd", "count": "n"})
+    return with_interval(stats.rename(columns={"std": "sd", "count": "n"}))
 
 
 def cells(accuracy: pd.DataFrame) -> pd.DataFrame:
-    """Every cell's accuracy per condition over the seeds: condition, cell, label, mean, sd, min, max, n."""
+    """Every cell's accuracy per condition over the seeds: condition, cell, label, mean, sd, min, max, n, ci_low,
+    ci_high."""
     long = per_seed(accuracy).stack().rename("test_accuracy").reset_index()
     stats = spread(long.set_index([*CONDITION, "cell"]).test_accuracy, [*CONDITION, "cell"]).reset_index()
     return stats.assign(label=stats.cell.map(cell_label))
 
 
+def share_slope(wide: pd.DataFrame) -> pd.Series | None:
+    """Per condition and seed, the least-squares slope of accuracy over the prune/relabel shares (accuracy
+    change from relabelling all to pruning all, on a straight line); None where the grid has < 4 shares."""
+    grid = {float(c.partition("@")[2]): c for c in wide if c.startswith("prune_relabel@")}
+    if len(grid) < 4:
+        return None
+    shares = np.array(sorted(grid))
+    values = wide[[grid[t] for t in shares]].to_numpy()
+    centred = shares - shares.mean()
+    slope = (values - values.mean(axis=1, keepdims=True)) @ centred / (centred @ centred)
+    return pd.Series(slope, index=wide.index)
+
+
 def differences(accuracy: pd.DataFrame) -> pd.DataFrame:
-    """The paired differences of :data:`COMPARISONS` that the grid has, per condition over the seeds."""
+    """The paired differences of :data:`COMPARISONS` (and the :data:`SLOPE`) that the grid has, per condition
+    over the seeds: mean, sd, min, max, n, the seeds in which it is above 0, its 95 % t-interval and whether
+    that interval excludes 0."""
     wide = per_seed(accuracy)
-    parts = []
-    for name, minuend, subtrahend in COMPARISONS:
-        if minuend in wide and subtrahend in wide:
-            paired = (wide[minuend] - wide[subtrahend]).rename("difference")
-            stats = spread(paired, CONDITION).reset_index()
-            parts.append(stats.assign(comparison=name, above_zero=(paired > 0).groupby(level=CONDITION,
-                                                                                        sort=False).sum().to_numpy()))
-    columns = [*CONDITION, "comparison", "mean", "sd", "min", "max", "n", "above_zero"]
-    return pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)
+    paired = {name: wide[minuend] - wide[subtrahend] for name, minuend, subtrahend in COMPARISONS
+              if minuend in wide and subtrahend in wide}
+    slope = share_slope(wide)
+    if slope is not None:
+        paired[SLOPE] = slope
+    parts = [spread(values, CONDITION).reset_index().assign(
+        comparison=name, above_zero=(values > 0).groupby(level=CONDITION, sort=False).sum().to_numpy())
+        for name, values in paired.items()]
+    columns = [*CONDITION, "comparison", "mean", "sd", "min", "max", "n", "above_zero", "ci_low", "ci_high",
+               "excludes_zero"]
+    if not parts:
+        return pd.DataFrame(columns=columns)
+    table = pd.concat(parts, ignore_index=True)
+    return table.assign(excludes_zero=excludes_zero(table.ci_low, table.ci_high))[columns]
+
+
+# The detection numbers whose sd over the seeds detection.csv gives (as <number>_sd), for their intervals.
+DETECTION_SPREAD = ["flagged_minus_injected", "precision", "recall", "f1", "suggested_right",
+                    "wrong_after_relabel_all", "wrong_after_prune_all"]
 
 
 def detection_summary(detection: pd.DataFrame) -> pd.DataFrame:
-    """cleanlab's detection per condition: means over the seeds (and sd of precision and recall)."""
+    """cleanlab's detection per condition: means over the seeds, and the sd of :data:`DETECTION_SPREAD`
+    (from which the report and the claims take their 95 % intervals, :func:`with_interval`)."""
     numbers = ["injected", "flagged", "flagged_minus_injected", "true_positives", "precision", "recall", "f1",
                "auroc", "suggested_right", "wrong_given", "wrong_after_relabel_all", "wrong_after_prune_all"]
     grouped = detection.astype({key: float for key in numbers}).groupby(CONDITION, sort=False)
     means = grouped[numbers].mean()
-    sds = grouped[["precision", "recall"]].std().add_suffix("_sd")
+    sds = grouped[DETECTION_SPREAD].std().add_suffix("_sd")
     return pd.concat([means, sds, grouped.size().rename("n")], axis=1).reset_index()
+
+
+def filter_scores(detection: pd.DataFrame, configured: str) -> pd.DataFrame:
+    """Every cleanlab filter_by's precision, recall and F1 against the injected flips per condition over the
+    seeds (value = mean, sd, n, 95 % interval), and its paired difference from the `configured` filter_by
+    within each seed (vs_configured_mean, _ci_low, _ci_high): which filter detects best, with its interval.
+    Levels with nothing injected are left out: against an empty truth every flag counts as wrong."""
+    rows = [{**{key: record[key] for key in (*CONDITION, "seed")}, "filter_by": method, "measure": measure,
+             "value": np.nan if scores[measure] is None else scores[measure]}
+            for record in detection[detection.injected > 0].to_dict("records")
+            for method, scores in record["by_filter"].items() for measure in ("precision", "recall", "f1")]
+    columns = [*CONDITION, "filter_by", "measure", "value", "sd", "n", "ci_low", "ci_high", "vs_configured_mean",
+               "vs_configured_ci_low", "vs_configured_ci_high"]
+    if not rows:
+        return pd.DataFrame(columns=columns)
+    long = pd.DataFrame(rows).set_index([*CONDITION, "seed", "measure", "filter_by"]).value
+    paired = long - long.xs(configured, level="filter_by").reindex(long.droplevel("filter_by").index).to_numpy()
+    by = [*CONDITION, "filter_by", "measure"]
+    scores = spread(long, by).rename(columns={"mean": "value"})
+    versus = spread(paired, by)[["mean", "ci_low", "ci_high"]].add_prefix("vs_configured_")
+    return pd.concat([scores, versus], axis=1).reset_index()[columns]
 
 
 def headline(accuracy: pd.DataFrame, detection: pd.DataFrame) -> dict[str, float | None]:

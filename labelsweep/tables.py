@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from labelsweep import artifacts, summary
@@ -39,6 +38,10 @@ def read_study(results: Path, levels: list[float]) -> tuple[pd.DataFrame, pd.Dat
     if missing:
         raise DataError(f"{results}: the accuracy tables or detection records lack {', '.join(sorted(missing))} "
                         "(rerun the stages before plot: dvc repro)")
+    for table in (accuracy, detection):  # results from before the study joined the sweep: all of them the sweep's
+        for column, default in (("sweep", True), ("study", False)):
+            if column not in table:
+                table[column] = default
     duplicated = accuracy.duplicated([*summary.CONDITION, "seed", "cell"])
     if duplicated.any():
         row = accuracy[duplicated].iloc[0]
@@ -53,7 +56,7 @@ def accuracy_lines(table: pd.DataFrame) -> pd.DataFrame:
     keep_ends = table.cell.isin(["keep_rest@0", "keep_rest@1"])  # = the baseline and prune all
     table = with_panels(table[~interior & ~keep_ends])
     return table.rename(columns={"label": "strategy", "mean": "test_accuracy"})[
-        ["noise_percent", "panel", "strategy", "cell", "test_accuracy", "sd", "n"]]
+        ["noise_percent", "panel", "strategy", "cell", "test_accuracy", "sd", "n", "ci_low", "ci_high"]]
 
 
 def gain_by_share(accuracy: pd.DataFrame) -> pd.DataFrame:
@@ -66,20 +69,14 @@ def gain_by_share(accuracy: pd.DataFrame) -> pd.DataFrame:
             parts.append(stats.assign(rest=rest, prune_share_percent=round(100 * float(cell.partition("@")[2]), 6)))
     table = with_panels(pd.concat(parts, ignore_index=True))
     return table.rename(columns={"mean": "gain_over_baseline"})[
-        ["noise_percent", "panel", "rest", "prune_share_percent", "gain_over_baseline", "sd", "n"]]
+        ["noise_percent", "panel", "rest", "prune_share_percent", "gain_over_baseline", "sd", "n", "ci_low", "ci_high"]]
 
 
-def detection_by_filter(detection: pd.DataFrame) -> pd.DataFrame:
-    """Figure 5: every filter_by's precision, recall and F1, mean over the seeds. Levels with nothing
-    injected are left out: against an empty truth every flag counts as wrong."""
-    rows = [{**{key: record[key] for key in summary.CONDITION}, "filter_by": method, "measure": measure,
-             "value": np.nan if scores[measure] is None else scores[measure]}
-            for record in detection[detection.injected > 0].to_dict("records")
-            for method, scores in record["by_filter"].items() for measure in ("precision", "recall", "f1")]
-    if not rows:
-        return pd.DataFrame(columns=["noise_percent", "panel", "filter_by", "measure", "value"])
-    means = pd.DataFrame(rows).groupby([*summary.CONDITION, "filter_by", "measure"], sort=False).value.mean()
-    return with_panels(means.reset_index())[["noise_percent", "panel", "filter_by", "measure", "value"]]
+def detection_by_filter(detection: pd.DataFrame, configured: str) -> pd.DataFrame:
+    """Figure 5: every filter_by's precision, recall and F1 over the seeds, with its 95 % interval and its
+    paired difference from the `configured` filter_by (summary.filter_scores)."""
+    table = summary.filter_scores(detection, configured)
+    return with_panels(table) if len(table) else pd.DataFrame(columns=["noise_percent", "panel", *table.columns])
 
 
 def flagged_vs_injected(detected: pd.DataFrame) -> pd.DataFrame:

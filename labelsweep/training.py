@@ -1,26 +1,33 @@
-"""The models, and the one training loop that fits several of them at once.
+"""The models, and the one training protocol every model of the project follows.
 
-A stage that needs models fits them in one process: the cross-validation folds of a noise level, or
-the baseline and every threshold cell of a level. All of them share one architecture, one set of
-initial weights and one batch order, so that differences between them come from their labels alone.
-Where it measures faster, they train *stacked* into one wider network -- the MLPs' hidden layers
-become one wide layer, their output layers one batched product -- so that a step of all of them is a
-few large matrix products instead of many small ones. Stacked models draw the same batches, and each
-model's loss is the mean over the samples of the batch that are its own (label >= 0): a sample it may
-not see (its held-out fold, its pruned samples) is masked out of its loss. Adam is element-wise, so
-each model's weights follow its own gradient exactly as if it were trained alone on masked batches.
+A stage that needs models fits them in one process: the cross-validation folds of a noise level, the
+refits without the flagged samples, or the baseline and every cell of a level. **The protocol**, the
+same for every model, dataset and device: the models of a group (one regime and seed) start from the
+same weights, drawn from the seed alone, and take the same optimiser steps over the same batches --
+the group's training set (``members``) in an order drawn from the seed. Each model's loss at a step is
+the mean over *its own* samples of the batch (label >= 0); the others, and a batch without any of its
+own, give it no gradient. So a pruned cell takes as many steps as the baseline, on fewer samples, and
+cells differ only in their labels. Whether models train *stacked* into one wider network (the MLPs'
+hidden layers one wide layer, their heads one batched product) or one after another only changes the
+speed: Adam is element-wise, so a stacked model's weights follow the same path as if it were trained
+alone (tests/test_training.py checks it); only dropout draws its masks for the stack together.
+
+Precision (``train.precision``): ``auto`` trains under bf16 autocast where the device computes in bf16
+natively (CUDA, or a CPU with AVX512-BF16 or AMX) and in float32 elsewhere; losses, softmax
+probabilities and so everything handed to cleanlab are float32. The CNN runs in channels-last memory
+order, which measured faster on CPUs (BENCHMARKS.md).
 
 Images arrive as uint8 arrays of shape (N, C, H, W) and are scaled to [-1, 1] once, as one tensor in
 memory: the data sets fit in memory many times over, and a DataLoader's per-batch Python work would
 cost more than these small models' arithmetic on a CPU. Runs are deterministic for a given seed,
-thread count and device.
+thread count, precision and device.
 """
 
 from __future__ import annotations
 
 import math
 import os
-import time
+from functools import cache
 
 import numpy as np
 import torch
@@ -28,7 +35,6 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from labelsweep import stage
 from labelsweep.errors import ConfigError
 
 EXCLUDED = -1  # a label that keeps a sample out of one model's loss
@@ -43,12 +49,42 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-class StackedHead(nn.Module):
-    """`n_models` independent linear layers applied to their own features: (B, M, F) -> (M, B, K)."""
+@cache
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bf16 products in hardware (AVX512-BF16 or AMX), from /proc/cpuinfo's flags."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
 
-    def __init__(self, n_models: int, in_features: int, n_classes: int) -> None:
+
+def resolve_precision(name: str, device: torch.device) -> str:
+    """``fp32`` or ``bf16``: `name` itself, or for ``auto`` bf16 where `device` runs it natively."""
+    if name != "auto":
+        return name
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    return "bf16" if cpu_has_native_bf16() else "fp32"
+
+
+def environment(train: dict) -> dict:
+    """What a fit under `train` runs on: device, precision, threads and library versions (recorded with the
+    outputs of every stage that fits models)."""
+    import cleanlab
+
+    device = resolve_device(train["device"])
+    return {"device": device.type, "precision": resolve_precision(train["precision"], device),
+            "threads": torch.get_num_threads(), "torch": torch.__version__, "numpy": np.__version__,
+            "cleanlab": cleanlab.__version__}
+
+
+class StackedHead(nn.Module):
+    """`n_models` copies of the linear layer `one`, each applied to its own features: (B, M, F) -> (M, B, K)."""
+
+    def __init__(self, n_models: int, one: nn.Linear) -> None:
         super().__init__()
-        one = nn.Linear(in_features, n_classes)  # initialised as a single model's layer, then copied
         self.weight = nn.Parameter(one.weight.detach().T.expand(n_models, -1, -1).clone())
         self.bias = nn.Parameter(one.bias.detach().expand(n_models, -1).clone())
 
@@ -56,22 +92,34 @@ class StackedHead(nn.Module):
         return torch.einsum("bmf,mfk->mbk", features, self.weight) + self.bias[:, None, :]
 
 
+def _stacked_conv(one: nn.Conv2d, n_models: int, shared_input: bool) -> nn.Conv2d:
+    """`n_models` copies of `one` as one convolution: reading one shared input, or grouped (one group per model)."""
+    groups = 1 if shared_input else n_models
+    stacked = nn.Conv2d(one.in_channels * groups, one.out_channels * n_models, one.kernel_size,
+                        padding=one.padding, groups=groups)
+    with torch.no_grad():
+        stacked.weight.copy_(one.weight.repeat(n_models, 1, 1, 1))
+        stacked.bias.copy_(one.bias.repeat(n_models))
+    return stacked
+
+
 class StackedMLP(nn.Module):
     """`n_models` MLPs with one hidden layer of `hidden` units, trained side by side.
 
     The hidden layers of all models are one Linear layer `n_models * hidden` wide: a single large
-    matrix product per step.
+    matrix product per step. A single model's layers are drawn first, then copied, so that the initial
+    weights do not depend on how many models are stacked.
     """
 
     def __init__(self, n_models: int, in_features: int, hidden: int, n_classes: int) -> None:
         super().__init__()
         self.n_models, self.hidden_units = n_models, hidden
-        one = nn.Linear(in_features, hidden)
+        one_hidden, one_head = nn.Linear(in_features, hidden), nn.Linear(hidden, n_classes)
         self.hidden = nn.Linear(in_features, n_models * hidden)
         with torch.no_grad():
-            self.hidden.weight.copy_(one.weight.repeat(n_models, 1))
-            self.hidden.bias.copy_(one.bias.repeat(n_models))
-        self.head = StackedHead(n_models, hidden, n_classes)
+            self.hidden.weight.copy_(one_hidden.weight.repeat(n_models, 1))
+            self.hidden.bias.copy_(one_hidden.bias.repeat(n_models))
+        self.head = StackedHead(n_models, one_head)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = F.relu(self.hidden(x.flatten(1)))
@@ -85,6 +133,7 @@ class StackedCNN(nn.Module):
     models' filters at once; the later ones are grouped (one group per model), and batch normalisation
     is per channel, hence per model. Its batch statistics are taken over the whole batch, masked
     samples included: a model sees the *images* of samples kept out of its loss, never their labels.
+    A single model's layers are drawn first, then copied (initial weights independent of `n_models`).
     """
 
     def __init__(self, n_models: int, in_channels: int, width: int, n_classes: int) -> None:
@@ -92,14 +141,8 @@ class StackedCNN(nn.Module):
         self.n_models, self.features_per_model = n_models, 4 * width * 4
         one = [nn.Conv2d(in_channels, width, 3, padding=1), nn.Conv2d(width, 2 * width, 3, padding=1),
                nn.Conv2d(2 * width, 4 * width, 3, padding=1)]
-        convs = []
-        for i, conv in enumerate(one):
-            stacked = nn.Conv2d(conv.in_channels * (n_models if i else 1), conv.out_channels * n_models, 3,
-                                padding=1, groups=n_models if i else 1)
-            with torch.no_grad():
-                stacked.weight.copy_(conv.weight.repeat(n_models, 1, 1, 1))
-                stacked.bias.copy_(conv.bias.repeat(n_models))
-            convs.append(stacked)
+        one_head = nn.Linear(self.features_per_model, n_classes)
+        convs = [_stacked_conv(conv, n_models, shared_input=i == 0) for i, conv in enumerate(one)]
         m = n_models
         self.features = nn.Sequential(
             convs[0], nn.BatchNorm2d(m * width), nn.ReLU(), nn.MaxPool2d(2),
@@ -107,7 +150,7 @@ class StackedCNN(nn.Module):
             convs[2], nn.BatchNorm2d(m * 4 * width), nn.ReLU(), nn.AdaptiveAvgPool2d(2),
         )  # fmt: skip
         self.dropout = nn.Dropout(0.3)
-        self.head = StackedHead(n_models, self.features_per_model, n_classes)
+        self.head = StackedHead(n_models, one_head)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         f = self.features(x).reshape(len(x), self.n_models, self.features_per_model)
@@ -116,17 +159,18 @@ class StackedCNN(nn.Module):
 
 def build_models(name: str, n_models: int, in_shape: tuple[int, int, int], n_classes: int, width: int) -> nn.Module:
     """`mlp`: one hidden layer of 16*`width` units on the flattened pixels (fast on a CPU);
-    `cnn`: three batch-normalised conv blocks of `width`, 2*`width` and 4*`width` channels."""
+    `cnn`: three batch-normalised conv blocks of `width`, 2*`width` and 4*`width` channels, channels-last."""
     channels, height, side = in_shape
     if name == "mlp":
         return StackedMLP(n_models, channels * height * side, 16 * width, n_classes)
     if name == "cnn":
-        return StackedCNN(n_models, channels, width, n_classes)
+        return StackedCNN(n_models, channels, width, n_classes).to(memory_format=torch.channels_last)
     raise ValueError(f"unknown model {name!r}")
 
 
 def to_tensor(images: np.ndarray, device: torch.device) -> torch.Tensor:
-    return torch.from_numpy(images).to(device=device, dtype=torch.float32).div_(127.5).sub_(1.0)
+    x = torch.from_numpy(images).to(device=device, dtype=torch.float32).div_(127.5).sub_(1.0)
+    return x.contiguous(memory_format=torch.channels_last)  # the CNN's order; the same bytes for one channel
 
 
 def make_deterministic() -> None:
@@ -153,53 +197,54 @@ def random_affine(x: torch.Tensor, degrees: float, translate: float, scale: floa
                          torch.stack([sin, cos, u[:, 3] * 2 * translate], 1)], 1)
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     # Border padding repeats the image's edge, which is background here, rather than inventing black corners.
-    return F.grid_sample(x, grid, padding_mode="border", align_corners=False)
+    out = F.grid_sample(x, grid, padding_mode="border", align_corners=False)
+    return out.contiguous(memory_format=torch.channels_last)
 
 
 def stacks(model: str, device: torch.device, n_models: int) -> list[slice]:
     """Which models train together: all of them for the MLP (one wide matrix product per layer) and on a
     GPU; one at a time for the CNN on a CPU, where grouped convolutions measured no faster per model
-    than separate ones (BENCHMARKS.md)."""
+    than separate ones (BENCHMARKS.md). Either way every model follows the same protocol (module doc)."""
     if model == "mlp" or device.type == "cuda":
         return [slice(0, n_models)]
     return [slice(m, m + 1) for m in range(n_models)]
 
 
-def fit(images: np.ndarray, labels: np.ndarray, n_classes: int, train: dict, seed: int, desc: str = "fit"
-        ) -> list[nn.Module]:
+def fit(images: np.ndarray, labels: np.ndarray, n_classes: int, train: dict, seed: int,
+        members: np.ndarray | None = None, desc: str = "fit") -> list[nn.Module]:
     """Train one model per row of `labels` (M, N), model m on the samples with ``labels[m] >= 0``.
 
-    Every model starts from the same weights (`seed`) and trains with Adam and a one-cycle schedule for
-    `train['epochs']` passes in batches of `train['batch_size']`, in the stacks :func:`stacks` chooses.
-    A stack drops first the samples none of its models trains on: a model trained alone sees only its
-    own samples; models stacked together see batches of the union, each masked to its own samples.
-    Returns the stacks, in row order (see :func:`predict_proba`). A progress bar (one tick per batch)
-    goes to stderr; the time spent is added to ``labelsweep.stage.fit_seconds`` for the benchmark.
+    Every model follows the protocol of the module doc: initial weights from `seed` alone, Adam with a
+    one-cycle schedule for `train['epochs']` passes over `members` (a boolean mask over the N samples;
+    default: every sample some row trains on) in batches of `train['batch_size']` in an order drawn
+    from `seed`, each model's loss over its own samples of the batch; in the stacks :func:`stacks`
+    chooses and the precision :func:`resolve_precision` gives. Returns the stacks, in row order (see
+    :func:`predict_proba`). A progress bar (one tick per batch) goes to stderr.
     """
-    start = time.perf_counter()
     labels = np.atleast_2d(np.asarray(labels, dtype=np.int64))
     if not (labels != EXCLUDED).any(axis=1).all():
         raise ValueError("every model needs at least one training sample")
+    members = (labels != EXCLUDED).any(axis=0) if members is None else np.asarray(members, dtype=bool)
+    if ((labels != EXCLUDED) & ~members).any():
+        raise ValueError("a model trains on a sample outside `members`")
     make_deterministic()
     device = resolve_device(train["device"])
+    bf16 = resolve_precision(train["precision"], device) == "bf16"
     groups = stacks(train["model"], device, len(labels))
-    steps = [train["epochs"] * -(-int((labels[g] != EXCLUDED).any(axis=0).sum()) // train["batch_size"])
-             for g in groups]
-    with tqdm(total=sum(steps), desc=desc, unit="batch", leave=False, mininterval=1.0) as bar:
-        models = [_fit_stack(images, labels[g], n_classes, train, seed, device, bar) for g in groups]
-    elapsed = time.perf_counter() - start
-    stage.fit_seconds += elapsed
-    stage.work_seconds += elapsed
-    return models
+    x = to_tensor(images[members], device)
+    steps = train["epochs"] * -(-len(x) // train["batch_size"])
+    with tqdm(total=steps * len(groups), desc=desc, unit="batch", leave=False, mininterval=1.0) as bar:
+        return [_fit_stack(x, labels[g][:, members], n_classes, train, seed, bf16, bar) for g in groups]
 
 
-def _fit_stack(images: np.ndarray, labels: np.ndarray, n_classes: int, train: dict, seed: int,
-               device: torch.device, bar: tqdm) -> nn.Module:
-    used = (labels != EXCLUDED).any(axis=0)
-    x = to_tensor(images[used], device)
-    y = torch.from_numpy(labels[:, used]).to(device)
+def _fit_stack(x: torch.Tensor, labels: np.ndarray, n_classes: int, train: dict, seed: int, bf16: bool,
+               bar: tqdm) -> nn.Module:
+    """One stack of models on the group's samples `x` (labels (M, len(x)), EXCLUDED outside a model's own)."""
+    device = x.device
+    y = torch.from_numpy(labels).to(device)
     torch.manual_seed(seed)
-    model = build_models(train["model"], len(labels), images.shape[1:], n_classes, train["width"]).to(device)
+    model = build_models(train["model"], len(labels), tuple(x.shape[1:]), n_classes, train["width"]).to(device)
+    torch.manual_seed(seed)  # dropout's stream starts where it would for a single model
     optimizer = torch.optim.Adam(model.parameters(), lr=train["lr"])
     batch_size, n = train["batch_size"], len(x)
     n_batches = (n + batch_size - 1) // batch_size
@@ -218,7 +263,9 @@ def _fit_stack(images: np.ndarray, labels: np.ndarray, n_classes: int, train: di
                 inputs = random_affine(inputs, augment["degrees"], augment["translate"], augment["scale"], generator)
             targets = y[:, batch]
             own = targets != EXCLUDED
-            losses = F.cross_entropy(model(inputs).flatten(0, 1), targets.clamp(min=0).flatten(),
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+                logits = model(inputs)
+            losses = F.cross_entropy(logits.float().flatten(0, 1), targets.clamp(min=0).flatten(),
                                      reduction="none").view_as(targets)
             # Each model's mean over its own samples; the sum keeps the models' gradients separate.
             loss = ((losses * own).sum(1) / own.sum(1).clamp(min=1)).sum()
@@ -231,14 +278,16 @@ def _fit_stack(images: np.ndarray, labels: np.ndarray, n_classes: int, train: di
 
 
 @torch.no_grad()
-@stage.work()
 def predict_proba(models: list[nn.Module], images: np.ndarray, batch_size: int = 2048) -> np.ndarray:
-    """Softmax probabilities of every model :func:`fit` returned, float32, shape (M, N, n_classes)."""
+    """Softmax probabilities of every model :func:`fit` returned, float32, shape (M, N, n_classes).
+
+    Inference runs in float32 whatever the training precision: the probabilities go to cleanlab,
+    whose rankings compare them to many digits, and inference is a small share of the time."""
     out = []
     for model in models:
         model.eval()
         device = next(model.parameters()).device
-        chunks = [torch.softmax(model(to_tensor(images[i : i + batch_size], device)), dim=-1).cpu().numpy()
+        chunks = [torch.softmax(model(to_tensor(images[i : i + batch_size], device)).float(), dim=-1).cpu().numpy()
                   for i in range(0, len(images), batch_size)]
         out.append(np.concatenate(chunks, axis=1))
     return np.concatenate(out).astype(np.float32)

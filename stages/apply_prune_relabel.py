@@ -1,12 +1,14 @@
 """Stage apply_prune_relabel: the training labels of every cell of every run of one noise level.
 
-For each run (labelsweep.runs) and each prune share t of the threshold grid (params.yaml
-`thresholds`): of the samples cleanlab flagged, the share t with the lowest label quality is pruned
-and the rest are relabelled to their suggested label (t=1: prune all; t=0: relabel all). Beside that
-grid, the baseline (the noisy labels as they are) and the strategies and controls of params.yaml
-`strategies` (labelsweep.cleaning.training_cells). Writes a folder: `labels.npy` (one row per cell,
-one label per training sample, -1 for a pruned sample or one outside the run) and `cells.csv` (the
-row order: run, strategy, prune share).
+For each run (labelsweep.runs) and each prune share t of its threshold grid (params.yaml `thresholds`
+for a run of the seed's sweep, `study.thresholds` for one of the study): of the samples cleanlab
+flagged, the share t with the lowest label quality is pruned and the rest are relabelled to their
+suggested label (t=1: prune all; t=0: relabel all). Beside that grid, the baseline (the noisy labels
+as they are) and, for a study run, the strategies and controls of params.yaml `strategies`
+(labelsweep.cleaning.training_cells) on the study's thresholds. Writes a folder: `labels.npy` (one
+row per cell, one label per training sample, -1 for a pruned sample or one outside the run) and
+`cells.csv` (the row order: run, strategy, prune share, and whether the cell is one of the sweep's
+and of the study's).
 """
 
 import argparse
@@ -30,7 +32,7 @@ def main() -> None:
     args = parser.parse_args()
     params = config.load_params()
     noise_level = config.check_level(args.noise_level, "noise-level", upper_inclusive=False)
-    thresholds = sorted(params["thresholds"])
+    sweep_thresholds, study = params["thresholds"], params["study"] or {"thresholds": [], "strategies": []}
 
     labels, flipped = artifacts.load_arrays(args.noisy, "labels", "flipped")
     plan = runs.load(args.noisy)
@@ -43,14 +45,24 @@ def main() -> None:
             members = labels[r] != runs.NOT_IN_RUN
             # Its own stream, so that random removal does not depend on the other strategies in the list.
             rng = noise_rng(run.seed, noise_level, run.noise_kind).spawn(1)[0]
+            in_sweep = set(sweep_thresholds) if run.sweep else set()
+            in_study = set(study["thresholds"]) if run.study else set()
             for strategy, prune_share, cell in training_cells(
                     labels[r, members], original[members], flipped[r, members], flagged[r, members],
-                    quality[r, members], suggested[r, members], suggested_prob[r, members], thresholds,
-                    params["strategies"], params["confident_relabel_min"], rng):
+                    quality[r, members], suggested[r, members], suggested_prob[r, members],
+                    sorted(in_sweep | in_study), params["strategies"] if run.study else [],
+                    params["confident_relabel_min"], rng):
+                # A threshold cell belongs to the grids whose thresholds hold its share; the others to the study.
+                sweep = run.sweep and (strategy == "baseline"
+                                       or (strategy == "prune_relabel" and prune_share in in_sweep))
+                study_cell = run.study and (prune_share != prune_share or prune_share in in_study)  # NaN: no share
+                if not (sweep or study_cell):
+                    continue  # keep_rest at a sweep-only share
                 row = np.full(len(original), runs.NOT_IN_RUN, dtype=np.int64)
                 row[members] = cell
                 rows.append(row)
-                table.append({"run": r, "strategy": strategy, "prune_share": prune_share})
+                table.append({"run": r, "strategy": strategy, "prune_share": prune_share, "sweep": sweep,
+                              "study": study_cell})
                 print(f"noise {noise_level} {run} {strategy} {prune_share}: pruned {int((cell == PRUNED).sum())}, "
                       f"wrong labels kept {int(((cell != original[members]) & (cell != PRUNED)).sum())}")
     csv = pd.DataFrame(table).to_csv(index=False, lineterminator="\n")

@@ -6,10 +6,12 @@ seed); each of the K fold models trains on the noisy labels of the other K-1 fol
 own held-out fold. The fold models of all runs that share a regime and a seed train together in one
 pass (labelsweep.training), each with its held-out fold and everything outside its run masked out of
 its loss. Writes a folder: `pred_probs.npy` (float32, runs x N x classes; NaN outside a run's
-training set) and `fold.npy` (the fold that predicted each sample, -1 outside).
+training set), `fold.npy` (the fold that predicted each sample, -1 outside) and `environment.json` (per
+regime: device, precision, threads and library versions).
 """
 
 import argparse
+import json
 from pathlib import Path
 
 import numpy as np
@@ -38,11 +40,12 @@ def main() -> None:
 
     from sklearn.model_selection import StratifiedKFold
 
-    from labelsweep.training import EXCLUDED, fit, predict_proba
+    from labelsweep.training import EXCLUDED, environment, fit, predict_proba
 
     images = np.load(Path(args.raw) / "train_images.npy")
     fold = np.full(labels.shape, -1, dtype=np.int64)
     pred_probs = np.full((*labels.shape, n_classes), np.nan, dtype=np.float32)
+    used = {}  # per regime: the device, precision and library versions its models trained with
     for regime, seed, rows in runs.groups(plan):
         fold_labels = []  # per run of the group, row k: its labels with fold k's hidden from model k
         for r in rows:
@@ -52,14 +55,19 @@ def main() -> None:
                 fold[r, members[held_out]] = k
             fold_labels.append(np.where(fold[r][None, :] == np.arange(folds)[:, None], EXCLUDED, labels[r][None, :]))
         train = runs.regime_settings(section, regime)[0]
-        models = fit(images, np.concatenate(fold_labels), n_classes, train, seed,
-                     desc=f"{regime} seed {seed}: {len(rows)} x {folds} fold models")
-        members = np.flatnonzero((labels[rows] != runs.NOT_IN_RUN).any(axis=0))  # the group's shared training set
-        probs = predict_proba(models, images[members])  # (runs * folds, members, classes)
+        used[regime] = environment(train)
+        in_group = (labels[rows] != runs.NOT_IN_RUN).any(axis=0)  # the group's shared training set
+        with stage.fitting():
+            models = fit(images, np.concatenate(fold_labels), n_classes, train, seed, members=in_group,
+                         desc=f"{regime} seed {seed}: {len(rows)} x {folds} fold models")
+        members = np.flatnonzero(in_group)
+        with stage.work():
+            probs = predict_proba(models, images[members])  # (runs * folds, members, classes)
         for j, r in enumerate(rows):
             own = fold[r, members]  # each sample by its own fold's model
             pred_probs[r, members] = probs[j * folds + own, np.arange(len(members))]
-    artifacts.save_arrays(args.out, {"pred_probs": pred_probs, "fold": fold})
+    artifacts.save_arrays(args.out, {"pred_probs": pred_probs, "fold": fold},
+                          extra={"environment.json": json.dumps(used, indent=2) + "\n"})
 
 
 if __name__ == "__main__":

@@ -9,6 +9,9 @@ runs that share a regime and a seed train together) or from the cross-validated 
 (`crossval`). Writes a folder of arrays (one row per run) plus `label_issues.csv` (one row per run and
 training sample, for reviewing labels by hand), and the detection metrics of every run against its
 injected flips as JSON -- for the configured `filter_by` and, for comparison, for every other one.
+At 0 % injected noise the given labels are the dataset's own, and `review.csv` ranks them: cleanlab on
+the probabilities of the level's full-training-set runs averaged (labelsweep.cleaning.review), one row
+per training sample, most suspicious first, with the suggested label and its probability.
 """
 
 import argparse
@@ -20,7 +23,7 @@ from cleanlab.filter import find_label_issues
 from cleanlab.rank import get_label_quality_scores
 
 from labelsweep import artifacts, config, runs, stage
-from labelsweep.cleaning import detection_metrics, label_errors
+from labelsweep.cleaning import detection_metrics, label_errors, review
 
 
 def parse_args() -> argparse.Namespace:
@@ -53,8 +56,8 @@ def find(labels: np.ndarray, pred_probs: np.ndarray, filter_by: str) -> tuple[np
     return flagged, quality, flags
 
 
-def suggest(labels: np.ndarray, flagged: np.ndarray, pred_probs: np.ndarray, images: np.ndarray, plan: list[runs.Run],
-            params: dict, dataset: str) -> tuple[np.ndarray, np.ndarray]:
+def suggest(labels: np.ndarray, flagged: np.ndarray, pred_probs: np.ndarray, images: np.ndarray,
+            plan: list[runs.Run], params: dict, dataset: str) -> tuple[np.ndarray, np.ndarray]:
     """Each flagged sample's suggested label and that label's probability (the given label elsewhere, NaN): from
     a refit without the flagged samples, one per regime and seed (`pruned_refit`), or the cross-validated
     probabilities (`crossval`)."""
@@ -66,11 +69,14 @@ def suggest(labels: np.ndarray, flagged: np.ndarray, pred_probs: np.ndarray, ima
 
             refit_labels = np.where(flagged[rows], EXCLUDED, labels[rows])
             train = runs.regime_settings(params[dataset], regime)[0]
-            models = fit(images, refit_labels, pred_probs.shape[-1], train, seed,
-                         desc=f"{regime} seed {seed}: refit without the flagged samples")
+            with stage.fitting():
+                models = fit(images, refit_labels, pred_probs.shape[-1], train, seed,
+                             members=(labels[rows] != runs.NOT_IN_RUN).any(axis=0),
+                             desc=f"{regime} seed {seed}: refit without the flagged samples")
             candidates = np.flatnonzero(flagged[rows].any(axis=0))
             probs = np.full((len(rows), *pred_probs.shape[1:]), np.nan, dtype=np.float32)
-            probs[:, candidates] = predict_proba(models, images[candidates])
+            with stage.work():
+                probs[:, candidates] = predict_proba(models, images[candidates])
         else:
             probs = pred_probs[rows]
         for j, r in enumerate(rows):
@@ -79,11 +85,10 @@ def suggest(labels: np.ndarray, flagged: np.ndarray, pred_probs: np.ndarray, ima
     return suggested, suggested_prob
 
 
-def review(raw: Path, plan: list[runs.Run], labels: np.ndarray, flipped: np.ndarray, flagged: np.ndarray,
-           quality: np.ndarray, suggested: np.ndarray, flags: list[dict], noise_level: float) -> tuple[str, list]:
-    """label_issues.csv (one row per run and training sample) and each run's detection record."""
-    original = np.load(raw / "train_labels.npy")
-    sample_ids = np.array((raw / "train_ids.txt").read_text().splitlines())
+def per_run(plan: list[runs.Run], labels: np.ndarray, flipped: np.ndarray, flagged: np.ndarray, quality: np.ndarray,
+            suggested: np.ndarray, flags: list[dict], original: np.ndarray, sample_ids: np.ndarray,
+            noise_level: float) -> tuple[str, list[dict]]:
+    """label_issues.csv's text (one row per run and training sample) and each run's detection record."""
     tables, records = [], []
     for r, run in enumerate(plan):
         members = labels[r] != runs.NOT_IN_RUN
@@ -96,7 +101,8 @@ def review(raw: Path, plan: list[runs.Run], labels: np.ndarray, flipped: np.ndar
             "flagged": flagged[r, members].astype(int),
             "suggested_label": suggested[r, members],
         }))
-        records.append({"noise_kind": run.noise_kind, "regime": run.regime, "seed": run.seed,
+        records.append({"noise_kind": run.noise_kind, "regime": run.regime, "seed": run.seed, "sweep": run.sweep,
+                        "study": run.study,
                         **detection_metrics(flagged[r, members], flipped[r, members], quality[r, members]),
                         **label_errors(original[members], labels[r, members], flagged[r, members],
                                        suggested[r, members]),
@@ -110,18 +116,41 @@ def main() -> None:
     args = parse_args()
     params = config.load_params(args.dataset)
     noise_level = config.check_level(args.noise_level, "noise-level", upper_inclusive=False)
+    filter_by = params["cleanlab"]["filter_by"]
 
     labels, flipped = artifacts.load_arrays(args.noisy, "labels", "flipped")
     plan = runs.load(args.noisy)
     (pred_probs,) = artifacts.load_arrays(args.pred_probs, "pred_probs")
-    flagged, quality, flags = find(labels, pred_probs, params["cleanlab"]["filter_by"])
+    flagged, quality, flags = find(labels, pred_probs, filter_by)
     raw = Path(args.raw)
     suggested, suggested_prob = suggest(labels, flagged, pred_probs, np.load(raw / "train_images.npy"), plan,
                                         params, args.dataset)
-    csv, records = review(raw, plan, labels, flipped, flagged, quality, suggested, flags, noise_level)
+    original = np.load(raw / "train_labels.npy")
+    sample_ids = np.array((raw / "train_ids.txt").read_text().splitlines())
+    csv, records = per_run(plan, labels, flipped, flagged, quality, suggested, flags, original, sample_ids,
+                           noise_level)
+    extra = {"label_issues.csv": csv}
+    if noise_level == 0 and (labels != runs.NOT_IN_RUN).all(axis=1).any():  # a run that trains on every sample
+        extra["review.csv"] = own_labels_review(labels, pred_probs, plan, original, sample_ids,
+                                                artifacts.load_classes(raw), filter_by)
     artifacts.save_arrays(args.out, {"flagged": flagged, "quality": quality, "suggested": suggested,
-                                     "suggested_prob": suggested_prob}, extra={"label_issues.csv": csv})
+                                     "suggested_prob": suggested_prob}, extra=extra)
     artifacts.save_json(args.detection, {"noise_level": noise_level, "runs": records})
+
+
+def own_labels_review(labels: np.ndarray, pred_probs: np.ndarray, plan: list[runs.Run], original: np.ndarray,
+                      sample_ids: np.ndarray, classes: list[str], filter_by: str) -> str:
+    """review.csv's text: the dataset's own labels ranked by cleanlab on the runs that trained on every sample."""
+    full = [r for r in range(len(plan)) if (labels[r] != runs.NOT_IN_RUN).all()]
+    found = review(original, pred_probs[full], filter_by)
+    names = np.array(classes)
+    table = pd.DataFrame({"sample_id": sample_ids, "given_label": names[original],
+                          "label_quality": found["label_quality"], "flagged": found["flagged"].astype(int),
+                          "suggested_label": names[found["suggested"]], "suggested_prob": found["suggested_prob"],
+                          "runs_averaged": len(full)})
+    table = table.sort_values(["label_quality", "sample_id"], kind="stable")
+    print(f"own labels: {int(found['flagged'].sum())} of {len(table)} flagged (ensemble of {len(full)} runs)")
+    return table.to_csv(index=False, float_format="%.6f", lineterminator="\n")
 
 
 if __name__ == "__main__":

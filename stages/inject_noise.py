@@ -1,6 +1,7 @@
 """Stage inject_noise: the noisy training labels of every run of one noise level.
 
-A run is a noise kind x regime x seed (labelsweep.runs). Its training set is the whole training set,
+A run is a noise kind x regime x seed (labelsweep.runs): the seed's sweep (params.yaml `runs`) at
+every level, and the study's runs (`study`) at its levels. Its training set is the whole training set,
 or a regime's stratified `train_size` subsample drawn with the run's seed; in it exactly
 round(noise_level * n) labels are flipped (labelsweep.noise), each to another class. The test set is
 never touched. Writes a folder: `labels.npy` (one row per run, -1 outside a run's training set),
@@ -25,27 +26,24 @@ def main() -> None:
     parser.add_argument("--noise-level", type=float, required=True)
     parser.add_argument("--raw", required=True, help="the download stage's folder")
     parser.add_argument("--out", required=True, help="output folder")
-    # params.yaml `runs`, spelled out by DVC (`${runs}`):
-    parser.add_argument("--noise_kinds", nargs="+", required=True, help="noise kinds: symmetric, class_conditional")
-    parser.add_argument("--regimes", nargs="+", required=True, help="default, or regimes under <dataset>.regimes")
-    parser.add_argument("--seeds", nargs="+", type=int, required=True, help="one run per seed")
     args = parser.parse_args()
-    section = config.load_params(args.dataset)[args.dataset]
+    params = config.load_params(args.dataset)
+    section = params[args.dataset]
     noise_level = config.check_level(args.noise_level, "noise-level", upper_inclusive=False)
-    grid = config.check_runs({"noise_kinds": args.noise_kinds, "regimes": args.regimes, "seeds": args.seeds},
-                             {args.dataset: section})
-    plan = runs.plan(grid["noise_kinds"], grid["regimes"], grid["seeds"], section)
-    skipped = sorted(set(grid["regimes"]) - {run.regime for run in plan})
+    plan = runs.level_plan(noise_level, params, section)
+    wanted = set(params["runs"]["regimes"]) | set((params["study"] or {}).get("regimes", []))
+    skipped = sorted(wanted - {run.regime for run in plan})
     if not plan:
-        raise not_allowed("runs.regimes", grid["regimes"], f"it leaves {args.dataset} no run: {args.dataset}.regimes "
-                          f"sets {', '.join(skipped)} to null (add default, or a regime this dataset runs)")
+        raise not_allowed("runs.regimes", params["runs"]["regimes"], f"it leaves {args.dataset} no run: "
+                          f"{args.dataset}.regimes sets {', '.join(skipped)} to null (add default, or a regime this "
+                          "dataset runs)")
     if skipped:
         print(f"{args.dataset}: regimes {', '.join(skipped)} set to null under {args.dataset}.regimes: not run")
 
     true_labels = np.load(Path(args.raw) / "train_labels.npy")
     classes = artifacts.load_classes(args.raw)
     confusable = None
-    if "class_conditional" in grid["noise_kinds"]:
+    if any(run.noise_kind == "class_conditional" for run in plan):
         mapping = section["confusable"]
         if sorted(mapping) != sorted(classes) or not set(mapping.values()) <= set(classes) or any(
                 mapping[c] == c for c in classes):

@@ -1,8 +1,9 @@
 """Stage plot: one dataset's study as figures (PNG), their data (CSV, for `dvc plots show`) and headline metrics.
 
-Every number is a mean over the seeds of a condition (noise level x noise kind x regime), with the standard
-deviation as an error bar; differences are paired within a seed first (labelsweep.summary). One panel per
-noise kind and regime. For the noise levels and thresholds in params.yaml (any grid), it draws
+Every number is a mean over the seeds of a condition (noise level x noise kind x regime), with the 95 %
+t-interval of the mean as an error bar (none with one seed); differences are paired within a seed first
+(labelsweep.summary). One panel per noise kind and regime. For the noise levels and thresholds in
+params.yaml (any grid), it draws
 1. accuracy_vs_noise: test accuracy vs injected noise of the baseline, cleanlab's cells (prune all, relabel
    all, prune a share and keep the rest, confident relabel) and the controls (random removal of as many
    samples, perfect detection, true labels);
@@ -11,7 +12,8 @@ noise kind and regime. For the noise levels and thresholds in params.yaml (any g
 3. differences: the paired differences the reading (docs/results.md) rests on (summary.COMPARISONS);
 4. flagged_vs_injected: labels flipped, samples flagged by cleanlab, and both;
 5. detection_by_filter: precision, recall and F1 against the injected flips of every `filter_by` of
-   cleanlab.filter.find_label_issues (the configured one decides what is pruned or relabelled);
+   cleanlab.filter.find_label_issues (the configured one decides what is pruned or relabelled); its CSV also
+   holds their intervals and paired differences from the configured one;
 6. gallery: the 24 flagged samples with the lowest label quality in the first run at the lowest level.
 The CSVs are long tables (one row per point: the shape the templates in .dvc/plots draw), shaped by
 labelsweep.tables; results.csv, detection.csv and data.json are docs/results.md's tables (labelsweep.report);
@@ -29,8 +31,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from labelsweep import artifacts, config, runs, stage, summary  # noqa: E402
+from labelsweep import artifacts, config, runs, stage, summary, sweep  # noqa: E402
 from labelsweep.errors import DataError  # noqa: E402
+from labelsweep.sweep import short_id  # noqa: E402
 from labelsweep.tables import (  # noqa: E402
     accuracy_lines,
     detection_by_filter,
@@ -43,6 +46,12 @@ from labelsweep.tables import (  # noqa: E402
 NOISE_AXIS = "injected label noise (% of training labels wrong)"
 SHARE_AXIS = "share of the flagged samples pruned (%), lowest label quality first"
 GALLERY_SIZE = 24
+
+
+def interval_bars(mean: pd.Series, table: pd.DataFrame) -> np.ndarray:
+    """The error bars of `mean`: below and above it to the 95 % interval (table's ci_low, ci_high); none (0)
+    where there is no interval (one seed)."""
+    return np.nan_to_num(np.vstack([mean - table.ci_low, table.ci_high - mean]).astype(float), nan=0.0)
 
 
 def write_figure(fig: plt.Figure, path: Path) -> None:
@@ -76,14 +85,15 @@ def draw_accuracy(lines: pd.DataFrame, name: str) -> plt.Figure:
         for i, strategy in enumerate(strategies):
             line = lines[(lines.panel == name_of_panel) & (lines.strategy == strategy)]
             dashed = strategy.startswith("control") or strategy.startswith("baseline")
-            ax.errorbar(line.noise_percent + (i - len(strategies) / 2) * step, line.test_accuracy, yerr=line.sd,
+            ax.errorbar(line.noise_percent + (i - len(strategies) / 2) * step, line.test_accuracy,
+                        yerr=interval_bars(line.test_accuracy, line),
                         marker="o", ms=3.5, capsize=2, lw=1.2, ls="--" if dashed else "-", label=strategy,
                         color=f"C{i}")
         ax.set_xticks(sorted(lines.noise_percent.unique()))
         ax.set_xlabel(f"{NOISE_AXIS}\n(each strategy's points shifted sideways a little, to be told apart)", fontsize=9)
         ax.set_title(name_of_panel, fontsize=10)
         ax.grid(alpha=0.3)
-    axes[0, 0].set_ylabel("test accuracy (mean ± sd over seeds)")
+    axes[0, 0].set_ylabel("test accuracy (mean and 95 % interval over seeds)")
     fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncol=4, fontsize=8)
     fig.suptitle(f"{name}: test accuracy by strategy")
     return fig
@@ -96,7 +106,8 @@ def draw_gain(gains: pd.DataFrame, name: str) -> plt.Figure:
         for ax, name_of_panel in zip(row, panels):
             for i, (rest, line) in enumerate(gains[(gains.panel == name_of_panel) & (gains.noise_percent == level)]
                                              .groupby("rest", sort=False)):
-                ax.errorbar(line.prune_share_percent + 1.2 * (i - 0.5), line.gain_over_baseline, yerr=line.sd,
+                ax.errorbar(line.prune_share_percent + 1.2 * (i - 0.5), line.gain_over_baseline,
+                            yerr=interval_bars(line.gain_over_baseline, line),
                             marker="o", ms=3.5, capsize=2, label=rest, color=f"C{i}")
             ax.axhline(0, color="grey", lw=0.8)
             ax.set_title(f"{name_of_panel}, {level:g} % noise", fontsize=9)
@@ -120,10 +131,10 @@ def draw_differences(table: pd.DataFrame, name: str) -> plt.Figure:
         for i, level in enumerate(levels):
             part = table[(table.panel == name_of_panel) & (table.noise_percent == level)]
             y = np.array([comparisons.index(c) for c in part.comparison]) + 0.25 * (i - (len(levels) - 1) / 2)
-            ax.errorbar(part["mean"], y, xerr=part.sd, fmt="o", ms=4, capsize=2, color=f"C{i}",
-                        label=f"{level:g} % noise")
+            ax.errorbar(part["mean"], y, xerr=interval_bars(part["mean"], part), fmt="o", ms=4, capsize=2,
+                        color=f"C{i}", label=f"{level:g} % noise")
         ax.axvline(0, color="grey", lw=0.8)
-        ax.set_xlabel("accuracy difference (mean ± sd)")
+        ax.set_xlabel("accuracy difference (mean, 95 % interval)")
         ax.set_title(name_of_panel, fontsize=9)
         ax.grid(alpha=0.3, axis="x")
     axes[0, 0].set_yticks(range(len(comparisons)), comparisons, fontsize=8)
@@ -176,12 +187,6 @@ def draw_by_filter(lines: pd.DataFrame, name: str, configured: str) -> plt.Figur
     return fig
 
 
-def short_id(sample_id: str) -> str:
-    """An index as it is; a file as its folders and the start of its name (file names often share a suffix)."""
-    path = Path(sample_id)
-    return sample_id if path.parent == Path(".") else f"{path.parent}/{path.stem[:8]}"
-
-
 def draw_gallery(name: str, level: float, noisy: Path, issues: Path, raw: Path) -> plt.Figure:
     """The GALLERY_SIZE flagged samples with the lowest label quality in the first run at noise `level`."""
     for folder in (noisy, issues, raw):
@@ -226,13 +231,20 @@ def main() -> None:
     levels = sorted(params["noise"])
     out, name = Path(args.out), summary.TITLES.get(args.dataset, args.dataset)
 
-    accuracy, detection = read_study(Path(args.results), levels)
+    every_accuracy, every_detection = read_study(Path(args.results), levels)
+    accuracy, detection = every_accuracy, every_detection
+    # The study's figures draw the study's runs; a grid without a study level (`-S noise=0.3`) the sweep's.
+    study_levels = sorted(set(levels) & set((params["study"] or {}).get("noise", [])))
+    if study_levels:
+        accuracy, detection = accuracy[accuracy.study], detection[detection.study]
     with stage.work():
         detected, results = summary.detection_summary(detection), summary.cells(accuracy)
         lines, gains, bars = accuracy_lines(results), gain_by_share(accuracy), flagged_vs_injected(detected)
-        compared, filters = with_panels(summary.differences(accuracy)), detection_by_filter(detection)
-        level_name = artifacts.level_name(levels[0])
-        gallery = draw_gallery(name, levels[0], Path(args.noisy) / level_name, Path(args.issues) / level_name,
+        compared = with_panels(summary.differences(accuracy))
+        filters = detection_by_filter(detection, params["cleanlab"]["filter_by"])
+        gallery_level = (study_levels or levels)[0]
+        level_name = artifacts.level_name(gallery_level)
+        gallery = draw_gallery(name, gallery_level, Path(args.noisy) / level_name, Path(args.issues) / level_name,
                                Path(args.raw))
         for stem, data in [("accuracy_vs_noise", lines), ("accuracy_by_share", gains), ("differences", compared),
                            ("flagged_vs_injected", bars), ("detection_by_filter", filters),
@@ -244,9 +256,36 @@ def main() -> None:
                           ("detection_by_filter", draw_by_filter(filters, name, params["cleanlab"]["filter_by"])),
                           ("gallery", gallery)]:
             write_figure(fig, out / f"{stem}.png")
+        write_sweep(args, every_accuracy, every_detection, levels, name, out)
         artifacts.save_json(out / "data.json", json.loads(Path(args.summary).read_text()))
         artifacts.save_json(args.metrics, summary.headline(accuracy, detection))
 
+
+def write_sweep(args: argparse.Namespace, accuracy: pd.DataFrame, detection: pd.DataFrame, levels: list[float],
+                name: str, out: Path) -> None:
+    """The seed's sweep (labelsweep.sweep): its three figures and their tables, and the review of the dataset's own
+    labels at 0 % injected noise (where the grid has that level)."""
+    accuracy, detection = accuracy[accuracy.sweep], detection[detection.sweep]
+    lines, grid, flagged = (sweep.accuracy_lines(accuracy, args.dataset), sweep.gain_grid(accuracy),
+                            sweep.flagged_lines(detection))
+    for stem, data, draw in [("sweep_accuracy", lines, sweep.draw_accuracy), ("sweep_gain", grid, sweep.draw_heatmap),
+                             ("sweep_flagged", flagged, sweep.draw_flagged)]:
+        artifacts.save_csv(out / f"{stem}.csv", data)
+        write_figure(draw(data, name) if len(data) else empty_figure(f"{name}: the seed's sweep",
+                                                                      "the grid has none of the cells this draws"),
+                     out / f"{stem}.png")
+    review = Path(args.issues) / artifacts.level_name(0.0) / "review.csv"
+    if 0.0 in levels and review.is_file():
+        table = sweep.review_table(pd.read_csv(review))
+        raw = Path(args.raw)
+        ids = (raw / "train_ids.txt").read_text().splitlines()
+        fig = sweep.draw_review(table, np.load(raw / "train_images.npy"), ids, name)
+    else:
+        table = pd.DataFrame(columns=["rank", "sample_id", "given_label", "label_quality", "suggested_label",
+                                      "suggested_prob", "runs_averaged"])
+        fig = empty_figure(f"{name}: the dataset's own labels", "no level at 0 % injected noise in the grid")
+    artifacts.save_csv(out / "label_review.csv", table)
+    write_figure(fig, out / "label_review.png")
 
 if __name__ == "__main__":
     stage.run(main)

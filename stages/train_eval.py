@@ -5,7 +5,9 @@ strategies and controls of each run. The cells of runs that share a regime and a
 same weights, see the same batches and train together (labelsweep.training), so differences between
 them come from their labels alone; identical training sets (e.g. the true labels of two noise kinds,
 or keep-rest at t=0 and the baseline) are trained once. Writes the test-set predictions of every cell
-and a table with one row per cell.
+and a table with one row per cell: its test accuracy, how many training samples and wrong labels it
+trained on, how many of those wrong labels the model reproduces at the end of training (memorised),
+whether it belongs to the seed's sweep and to the study, and the precision it trained in.
 """
 
 import argparse
@@ -40,18 +42,32 @@ def main() -> None:
     raw = Path(args.raw)
     n_classes = len(artifacts.load_classes(raw))
 
-    from labelsweep.training import fit, predict_proba
+    from labelsweep.training import environment, fit, predict_proba
 
+    (noisy,) = artifacts.load_arrays(args.noisy, "labels")
     images, test_images = np.load(raw / "train_images.npy"), np.load(raw / "test_images.npy")
+    original = np.load(raw / "train_labels.npy")
+    wrong = (labels != PRUNED) & (labels != original)  # the wrong labels each cell trains on
     predicted = np.empty((len(labels), len(test_images)), dtype=np.int16)
+    memorised = np.zeros(len(labels), dtype=np.int64)
+    precision = {}
     for regime, seed, group in runs.groups(plan):
         rows = np.flatnonzero(cells.run.isin(group))
         unique, which = np.unique(labels[rows], axis=0, return_inverse=True)
-        models = fit(images, unique, n_classes, runs.regime_settings(params[args.dataset], regime)[0], seed,
-                     desc=f"{args.dataset} noise {noise_level} {regime} seed {seed}: {len(unique)} models")
-        predicted[rows] = predict_proba(models, test_images).argmax(axis=-1)[which.ravel()]
+        which = which.ravel()
+        train = runs.regime_settings(params[args.dataset], regime)[0]
+        with stage.fitting():  # every cell of the group takes the same steps over the run's training set
+            models = fit(images, unique, n_classes, train, seed, members=(noisy[group] != runs.NOT_IN_RUN).any(axis=0),
+                         desc=f"{args.dataset} noise {noise_level} {regime} seed {seed}: {len(unique)} models")
+        with stage.work():
+            predicted[rows] = predict_proba(models, test_images).argmax(axis=-1)[which]
+            # Memorisation: of the wrong labels a model trained on, how many it reproduces at the end.
+            asked = np.flatnonzero(wrong[rows].any(axis=0))
+            if len(asked):
+                fitted = predict_proba(models, images[asked]).argmax(axis=-1)[which]
+                memorised[rows] = ((fitted == labels[rows][:, asked]) & wrong[rows][:, asked]).sum(axis=1)
+        precision[regime] = environment(train)["precision"]
 
-    original = np.load(raw / "train_labels.npy")
     kept = (labels != PRUNED)
     table = pd.DataFrame({
         "noise_level": noise_level,
@@ -62,7 +78,11 @@ def main() -> None:
         "prune_share": cells.prune_share,
         "test_accuracy": (predicted == np.load(raw / "test_labels.npy")).mean(axis=1).round(6),
         "train_samples": kept.sum(axis=1),
-        "wrong_labels": (kept & (labels != original)).sum(axis=1),
+        "wrong_labels": wrong.sum(axis=1),
+        "memorised": memorised,
+        "sweep": cells.get("sweep", True),  # a cells.csv without the columns: one grid, the sweep
+        "study": cells.get("study", False),
+        "precision": [precision[plan[r].regime] for r in cells.run],
     })
     print(table.to_string(index=False))
     artifacts.save_npy(args.predictions, predicted)

@@ -28,6 +28,22 @@ def params() -> dict:
     return copy.deepcopy(yaml.safe_load((ROOT / "params.yaml").read_text()))
 
 
+def set_runs(workdir: Path, *run_args: str, study_at: list[float] | None = None) -> None:
+    """Make `run_args` (as in ``--noise_kinds symmetric --regimes default --seeds 0``) the runs of every level in
+    the checkout's params.yaml: the sweep's, and with `study_at` also the study's at those levels (with the sweep's
+    thresholds and so every strategy); else no study."""
+    runs: dict[str, list] = {}
+    for token in run_args:
+        if token.startswith("--") and not token[2:].isdigit():
+            key = runs.setdefault(token[2:], [])
+        else:
+            key.append(int(token) if token.lstrip("-").isdigit() else token)
+    settings = yaml.safe_load((workdir / "params.yaml").read_text())
+    study = None if study_at is None else {"noise": study_at, **runs, "thresholds": settings["thresholds"]}
+    settings.update(runs=runs, study=study)
+    (workdir / "params.yaml").write_text(yaml.safe_dump(settings, sort_keys=False))
+
+
 def stage_env(**extra: str) -> dict:
     """The environment stages and DVC run in: the venv's python/dvc first on PATH (stages call `python`).
 
@@ -162,10 +178,12 @@ def is_plot(stage: str) -> bool:
     return stage.split("@")[0] == "plot"
 
 
-def save_runs(folder: Path, labels: np.ndarray, flipped: np.ndarray, runs: list[tuple[str, str, int]]) -> Path:
-    """An inject_noise folder written by hand: labels and flipped masks (one row per run), and runs.csv."""
+def save_runs(folder: Path, labels: np.ndarray, flipped: np.ndarray, runs: list[tuple], study: bool = False) -> Path:
+    """An inject_noise folder written by hand: labels and flipped masks (one row per run), and runs.csv (each run
+    (noise kind, regime, seed) one of the sweep's, and with `study` also one of the study's)."""
     folder.mkdir(parents=True)
     np.save(folder / "labels.npy", np.atleast_2d(labels).astype(np.int64))
     np.save(folder / "flipped.npy", np.atleast_2d(flipped).astype(bool))
-    (folder / "runs.csv").write_text("noise_kind,regime,seed\n" + "".join(f"{k},{r},{s}\n" for k, r, s in runs))
+    (folder / "runs.csv").write_text("noise_kind,regime,seed,sweep,study\n"
+                                     + "".join(f"{k},{r},{s},True,{study}\n" for k, r, s in runs))
     return folder

@@ -27,7 +27,8 @@ from labelsweep.noise import inject_noise
 
 CLASSES = ["i", "ii", "iii", "iv", "v"]
 # The runs of every level (noise kind, regime, seed) unless told otherwise: the study's shape, smaller.
-RUNS = [runs.Run(kind, regime, seed) for regime in ("default", "memorise")
+# Each run in both grids (the seed's sweep and the study), so that both the study's figures and the sweep's have data.
+RUNS = [runs.Run(kind, regime, seed, sweep=True, study=True) for regime in ("default", "memorise")
         for kind in ("symmetric", "class_conditional") for seed in (0, 1)]
 REGIME_SIZES = {"memorise": 40}  # a regime's training subsample (train_size); other regimes train on every sample
 # A made-up accuracy offset per cell kind, on top of the baseline's (see _accuracy).
@@ -91,7 +92,8 @@ def write_sweep(project: Path, dataset: str, levels: list[float], shares: list[f
             # The detection record as find_issues writes it, from the same functions.
             by_filter = {method: detection_metrics(q < threshold, flips)
                          for method, threshold in zip(FILTER_BY, np.linspace(0.25, 0.45, len(FILTER_BY)))}
-            records.append({"noise_kind": run.noise_kind, "regime": run.regime, "seed": run.seed,
+            records.append({"noise_kind": run.noise_kind, "regime": run.regime, "seed": run.seed, "sweep": run.sweep,
+                            "study": run.study,
                             **detection_metrics(flags, flips, q),
                             **label_errors(truth[inside], given, flags, suggested[r, inside]),
                             "by_filter": by_filter})
@@ -104,13 +106,23 @@ def write_sweep(project: Path, dataset: str, levels: list[float], shares: list[f
                     "noise_level": level, "noise_kind": run.noise_kind, "regime": run.regime, "seed": run.seed,
                     "strategy": strategy, "prune_share": share,
                     "test_accuracy": _accuracy(level, run, strategy, share, rng),
-                    "train_samples": int(kept.sum()), "wrong_labels": int((kept & (cell != truth[inside])).sum())})
+                    "train_samples": int(kept.sum()), "wrong_labels": int((kept & (cell != truth[inside])).sum()),
+                    "memorised": 0, "sweep": run.sweep and strategy in ("baseline", "prune_relabel"),
+                    "study": run.study, "precision": "fp32"})
         artifacts.save_arrays(project / "data" / dataset / "noisy" / artifacts.level_name(level),
                               {"labels": labels, "flipped": flipped}, extra={"runs.csv": runs.table_csv(plan)})
-        csv = pd.concat(tables).to_csv(index=False, float_format="%.6f", lineterminator="\n")
+        extra = {"label_issues.csv": pd.concat(tables).to_csv(index=False, float_format="%.6f", lineterminator="\n")}
+        full = [r for r in range(len(plan)) if (labels[r] != runs.NOT_IN_RUN).all()]
+        if level == 0 and full:  # find_issues' review of the dataset's own labels, the first full run's flags
+            r, names = full[0], np.array(CLASSES)
+            extra["review.csv"] = pd.DataFrame({
+                "sample_id": ids, "given_label": names[truth], "label_quality": quality[r],
+                "flagged": flagged[r].astype(int), "suggested_label": names[suggested[r]],
+                "suggested_prob": np.nan_to_num(suggested_prob[r], nan=0.5), "runs_averaged": 1,
+            }).sort_values(["label_quality", "sample_id"]).to_csv(index=False, lineterminator="\n")
         artifacts.save_arrays(artifacts.issues_dir(project / "data" / dataset / "issues", level),
                               {"flagged": flagged, "quality": quality, "suggested": suggested,
-                               "suggested_prob": suggested_prob}, extra={"label_issues.csv": csv})
+                               "suggested_prob": suggested_prob}, extra=extra)
         artifacts.save_json(artifacts.detection_json(results, level), {"noise_level": level, "runs": records})
         artifacts.save_csv(artifacts.accuracy_csv(results, level), pd.DataFrame(accuracy))
 

@@ -135,10 +135,26 @@ def test_runs_csv_gives_the_row_order_of_a_level_and_groups_runs_that_train_toge
         ("class_conditional", "memorise", 2), ("class_conditional", "memorise", 0)]
     artifacts.save_arrays(tmp_path / "noisy", {"labels": np.zeros((len(plan), 3), np.int64)},
                           extra={"runs.csv": runs.table_csv(plan)})
-    assert (tmp_path / "noisy" / "runs.csv").read_text().splitlines()[:2] == ["noise_kind,regime,seed",
-                                                                              "symmetric,default,2"]
+    assert (tmp_path / "noisy" / "runs.csv").read_text().splitlines()[:2] == ["noise_kind,regime,seed,sweep,study",
+                                                                              "symmetric,default,2,True,False"]
     assert runs.load(tmp_path / "noisy") == plan
     assert list(runs.groups(plan)) == [("default", 2, [0, 2]), ("default", 0, [1, 3]), ("memorise", 2, [4, 6]),
                                        ("memorise", 0, [5, 7])]
     assert runs.regime_settings(section, "memorise") == ({"epochs": 60}, 10)
     assert runs.regime_settings(section, "default") == ({"epochs": 5}, None)
+
+
+def test_a_level_holds_the_sweeps_runs_and_at_a_study_level_the_studys_once_each():
+    """At a level outside the study: the sweep's runs. At a study level: the sweep's runs first (the one in both
+    grids marked so), then the study's others; a run in both grids is one run."""
+    section = {"train": {"epochs": 5}, "regimes": {"memorise": {"epochs": 60}}}
+    params = {"runs": {"noise_kinds": ["symmetric"], "regimes": ["default"], "seeds": [0]},
+              "study": {"noise": [0.2], "noise_kinds": ["symmetric", "class_conditional"], "regimes": ["default"],
+                        "seeds": [0, 1], "thresholds": [0.0, 1.0]}}
+    assert runs.level_plan(0.1, params, section) == [runs.Run("symmetric", "default", 0, sweep=True, study=False)]
+    assert runs.level_plan(0.2, params, section) == [
+        runs.Run("symmetric", "default", 0, sweep=True, study=True),
+        runs.Run("symmetric", "default", 1, sweep=False, study=True),
+        runs.Run("class_conditional", "default", 0, sweep=False, study=True),
+        runs.Run("class_conditional", "default", 1, sweep=False, study=True)]
+    assert runs.level_plan(0.2, {**params, "study": None}, section) == runs.level_plan(0.1, params, section)

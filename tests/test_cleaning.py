@@ -166,8 +166,10 @@ def test_confident_relabel_relabels_the_sure_flagged_samples_and_prunes_the_othe
 
 def stage_folder(tmp_path, params, thresholds, strategies=()) -> None:
     """A checkout with the hand-made run above as the inject_noise and find_issues outputs (one run), and a second
-    run on a subsample (samples 2, 3 and 4 outside it) in which only sample 1 is flagged."""
+    run on a subsample (samples 2, 3 and 4 outside it) in which only sample 1 is flagged. With `strategies` both
+    runs are also the study's, with the same thresholds."""
     params.update(thresholds=thresholds, strategies=list(strategies))
+    params["study"] = {**params["study"], "thresholds": thresholds} if strategies else None
     checkout(tmp_path, params)
     write_raw(tmp_path / "raw", np.zeros((10, 1, 2, 2), np.uint8), ORIGINAL, ["a", "b", "c"])
     outside = np.isin(np.arange(10), [2, 3, 4])
@@ -175,7 +177,7 @@ def stage_folder(tmp_path, params, thresholds, strategies=()) -> None:
     second[1] = 0  # its one flip
     save_runs(tmp_path / "noisy", np.vstack([GIVEN, second]), np.vstack([FLIPPED, second != np.where(outside, -1,
                                                                                                        ORIGINAL)]),
-              [("symmetric", "default", 0), ("class_conditional", "small", 1)])
+              [("symmetric", "default", 0), ("class_conditional", "small", 1)], study=bool(strategies))
     flagged2 = np.arange(10) == 1
     arrays = {"flagged": np.vstack([FLAGGED, flagged2]),
               "quality": np.vstack([QUALITY, np.where(outside, np.nan, 0.5)]).astype(np.float32),
@@ -212,7 +214,8 @@ def test_the_stage_writes_one_row_per_threshold_of_params_yaml(tmp_path, params,
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in (tmp_path / "cleaned").iterdir()) == ["cells.csv", "labels.npy"]
     table = pd.read_csv(tmp_path / "cleaned/cells.csv")
-    assert list(table.columns) == ["run", "strategy", "prune_share"]
+    assert list(table.columns) == ["run", "strategy", "prune_share", "sweep", "study"]
+    assert table.sweep.all() and not table.study.any()  # the sweep's runs: every cell of the sweep's grid
     per_run = [("baseline", None)] + [("prune_relabel", share) for share in shares]
     assert [(row.run, row.strategy, None if math.isnan(row.prune_share) else row.prune_share)
             for row in table.itertuples()] == [(run, *cell) for run in (0, 1) for cell in per_run]
@@ -245,6 +248,9 @@ def test_the_stage_writes_every_strategy_of_every_run(tmp_path, params):
                                   noise_rng(seed, 0.2, kind).spawn(1)[0])
         rows = np.flatnonzero(table.run == run)
         assert table.strategy[rows].tolist() == [strategy for strategy, _, _ in expected]
+        # In both grids: the baseline and the thresholds are the sweep's too; every cell is the study's.
+        assert table.sweep[rows].tolist() == [s in ("baseline", "prune_relabel") for s, _, _ in expected]
+        assert table.study[rows].all()
         for row, (_, _, cell) in zip(rows, expected):
             assert (labels[row, ~members] == -1).all()
             assert labels[row, members].tolist() == cell.tolist()

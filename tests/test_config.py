@@ -169,8 +169,7 @@ def test_the_runs_check_is_the_one_stages_give_their_command_line(params):
 
 STAGES = {  # every stage but plot, with all its required arguments
     "download": ["--dataset", "fashion_mnist", "--out", "out", "--summary", "out.json"],
-    "inject_noise": ["--dataset", "fashion_mnist", "--noise-level", "0.2", "--raw", "raw", "--out", "out",
-                     "--noise_kinds", "symmetric", "--regimes", "default", "--seeds", "0"],
+    "inject_noise": ["--dataset", "fashion_mnist", "--noise-level", "0.2", "--raw", "raw", "--out", "out"],
     "crossval_probs": ["--dataset", "fashion_mnist", "--raw", "raw", "--noisy", "noisy", "--out", "out"],
     "find_issues": ["--dataset", "fashion_mnist", "--noise-level", "0.2", "--raw", "raw", "--noisy", "noisy",
                     "--pred-probs", "probs", "--out", "out", "--detection", "out.json"],
@@ -199,6 +198,6 @@ def test_a_grid_value_outside_its_range_on_the_command_line_is_refused(tmp_path,
     """A noise level from the command line outside [0, 1) is refused in one line naming the option."""
     checkout(tmp_path, params)
     result = run_stage("inject_noise", tmp_path, "--dataset", "fashion_mnist", "--noise-level", value, "--raw", "raw",
-                       "--out", "out", "--noise_kinds", "symmetric", "--regimes", "default", "--seeds", "0")
+                       "--out", "out")
     assert result.returncode == 2 and "--noise-level" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "out").exists()

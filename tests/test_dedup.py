@@ -130,6 +130,7 @@ def run_download(tmp_path: Path, monkeypatch, params: dict, data: dict) -> Path:
     params.update(datasets=["custom"])
     params["custom"]["data"] = data
     params["runs"]["noise_kinds"] = ["symmetric"]  # custom has no confusable map for class_conditional noise
+    params["study"] = None
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sys, "argv", ["download.py", "--dataset", "custom", "--out", "raw",

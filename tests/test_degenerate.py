@@ -15,13 +15,13 @@ import pandas as pd
 import pytest
 import yaml
 
-from .conftest import BIN, checkout, run_stage, save_runs, stage_env, write_raw
+from .conftest import BIN, checkout, run_stage, save_runs, set_runs, stage_env, write_raw
 
 LABELS = np.arange(60) % 3
 # Every test runs stage processes (`python -m stages.*`).
 pytestmark = pytest.mark.slow
 
-ONE_RUN = ("--noise_kinds", "symmetric", "--regimes", "default", "--seeds", "0")  # inject_noise's runs
+ONE_RUN = ("--noise_kinds", "symmetric", "--regimes", "default", "--seeds", "0")  # inject_noise's runs (set_runs)
 
 
 @pytest.fixture
@@ -50,8 +50,9 @@ def test_a_level_where_cleanlab_flags_nothing(workdir):
     counts and None (JSON null, not NaN) for every undefined score, every suggestion is the given label (with no
     probability: NaN), and every cell -- the baseline, each threshold, keep_rest, perfect detection, random removal
     (as many pruned as flagged: none), the true labels, confident relabelling -- is the given labels unchanged."""
+    set_runs(workdir, *ONE_RUN, study_at=[0.0])
     r = run_stage("inject_noise", workdir, "--dataset", "fashion_mnist", "--noise-level", "0.0", "--raw", "raw",
-                  "--out", "noisy", *ONE_RUN)
+                  "--out", "noisy")
     assert r.returncode == 0, r.stderr
     save_folder(workdir / "probs", pred_probs=(np.eye(3)[LABELS] * 0.98 + 0.02 / 3).astype(np.float32)[None],
                 fold=(LABELS % 2)[None])
@@ -107,7 +108,8 @@ def test_a_cell_that_prunes_every_sample_of_a_class_still_trains_and_tests(workd
     assert 2 not in predicted[1]
     table = pd.read_csv(workdir / "acc.csv")
     assert list(table.columns) == ["noise_level", "noise_kind", "regime", "seed", "strategy", "prune_share",
-                                   "test_accuracy", "train_samples", "wrong_labels"]
+                                   "test_accuracy", "train_samples", "wrong_labels", "memorised", "sweep", "study",
+                                   "precision"]
     assert table.strategy.tolist() == ["baseline", "perfect_detection"]
     assert table.test_accuracy.tolist() == (predicted == LABELS).mean(axis=1).round(6).tolist()
     assert table.test_accuracy[0] == 1.0 and table.test_accuracy[1] <= round(2 / 3, 6)
@@ -143,8 +145,9 @@ def test_ctrl_c_during_a_fit_ends_with_one_line_exit_130_and_nothing_written(wor
     settings = yaml.safe_load((workdir / "params.yaml").read_text())
     settings["fashion_mnist"]["train"]["epochs"] = 100_000  # a fit that is still running when the signal comes
     (workdir / "params.yaml").write_text(yaml.safe_dump(settings))
+    set_runs(workdir, *ONE_RUN)
     assert run_stage("inject_noise", workdir, "--dataset", "fashion_mnist", "--noise-level", "0.2", "--raw", "raw",
-                     "--out", "noisy", *ONE_RUN).returncode == 0
+                     "--out", "noisy").returncode == 0
     # SIGINT's default action restored in the child: a shell's background job starts with SIGINT ignored, and
     # Python then never raises KeyboardInterrupt (what a terminal's Ctrl-C reaches is a foreground process).
     process = subprocess.Popen(
@@ -191,8 +194,9 @@ def set_regime(workdir, regime) -> None:
 
 
 def inject_memorise(workdir):
+    set_runs(workdir, "--noise_kinds", "symmetric", "--regimes", "memorise", "--seeds", "0")
     return run_stage("inject_noise", workdir, "--dataset", "fashion_mnist", "--noise-level", "0.2", "--raw", "raw",
-                     "--out", "noisy", "--noise_kinds", "symmetric", "--regimes", "memorise", "--seeds", "0")
+                     "--out", "noisy")
 
 
 @pytest.mark.parametrize("train_size", [60, 100])

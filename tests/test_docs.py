@@ -1,6 +1,8 @@
 """The documents cannot drift from the results: the result block (docs/results.md, or wherever it lives among
-README.md and docs/*.md) is what `python -m labelsweep.report` makes of the committed metrics/ and plots/, and
-BENCHMARKS.md's tables are what `bench/run.py report` (bench/report.py) makes of the committed records in bench/out/."""
+README.md and docs/*.md) is what `python -m labelsweep.report` makes of the committed metrics/ and plots/, every
+claims block (in the README's findings and the reading) is what labelsweep.claims makes of them, and
+BENCHMARKS.md's tables are what `bench/run.py report` (bench/report.py) makes of the committed records in
+bench/out/."""
 
 import importlib.util
 import re
@@ -8,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from labelsweep import report
+from labelsweep import claims, report
 from labelsweep.config import load_params
 
 from .conftest import ROOT
@@ -19,7 +21,7 @@ def between(document: str, begin: str, end: str) -> str:
 
 
 def test_the_result_block_is_what_the_committed_results_give_wherever_it_lives():
-    holders = report.documents(ROOT)
+    holders = [path for path in report.documents(ROOT) if report.BEGIN in path.read_text()]
     assert holders, "no document holds the result block"
     expected = report.render(load_params(path=ROOT / "params.yaml"), ROOT / "metrics", ROOT / "plots")
     for path in holders:
@@ -31,15 +33,32 @@ def test_the_readme_links_every_page_of_docs():
     assert [page.name for page in sorted((ROOT / "docs").glob("*.md")) if f"](docs/{page.name})" not in readme] == []
 
 
-def test_write_replaces_the_block_where_it_lives_and_nowhere_else(tmp_path, monkeypatch):
+def test_write_fills_every_generated_block_where_it_lives_and_touches_nothing_else(tmp_path, monkeypatch):
     (tmp_path / "docs").mkdir()
-    (tmp_path / "README.md").write_text("# readme, no block\n")
+    (tmp_path / "docs" / "plain.md").write_text("# no block\n")
+    readme = tmp_path / "README.md"
+    readme.write_text("<!-- labelsweep.claims: multiplicity: begin -->\nold\n"
+                      "<!-- labelsweep.claims: multiplicity: end -->\n")
     page = tmp_path / "docs" / "results.md"
     page.write_text(f"before\n{report.BEGIN}\nold\n{report.END}\nafter\n")
     monkeypatch.chdir(tmp_path)
-    assert report.write("new\n", []) == [Path("docs/results.md")]
+    params = load_params(path=ROOT / "params.yaml")
+    assert report.write("new\n", params, [], ROOT / "plots") == [Path("README.md"), Path("docs/results.md")]
     assert page.read_text() == f"before\n{report.BEGIN}\nnew\n{report.END}\nafter\n"
-    assert (tmp_path / "README.md").read_text() == "# readme, no block\n"
+    assert claims.blocks(readme.read_text()) == {"multiplicity": claims.render_block("multiplicity", params,
+                                                                                     ROOT / "plots")}
+    assert (tmp_path / "docs" / "plain.md").read_text() == "# no block\n"
+
+
+def test_every_claims_block_is_what_the_committed_results_give_wherever_it_lives():
+    params = load_params(path=ROOT / "params.yaml")
+    found = {(path.name, key): body for path in report.documents(ROOT)
+             for key, body in claims.blocks(path.read_text()).items()}
+    keys = {key for _, key in found}
+    assert "multiplicity" in keys and {f"{name}/prune_vs_baseline" for name in params["datasets"]} <= keys
+    for (name, key), body in found.items():
+        assert body == claims.render_block(key, params, ROOT / "plots"), f"{name}'s claims block {key} drifted: " \
+            "python -m labelsweep.report --write"
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import yaml
 from labelsweep import runs
 from labelsweep.noise import NOISE_KINDS, inject_noise, noise_rng
 
-from .conftest import checkout, run_stage, write_raw
+from .conftest import checkout, run_stage, set_runs, write_raw
 
 
 @pytest.fixture
@@ -180,8 +180,10 @@ def stage_dir(tmp_path, params):
 
 
 def inject(workdir, *run_args: str, level: str = "0.3"):
+    """inject_noise at `level` with the runs `run_args` (spelled as options, written to params.yaml's `runs`)."""
+    set_runs(workdir, *run_args)
     return run_stage("inject_noise", workdir, "--dataset", "fashion_mnist", "--noise-level", level, "--raw", "raw",
-                     "--out", "noisy", *run_args)
+                     "--out", "noisy")
 
 
 @pytest.mark.slow
@@ -197,7 +199,8 @@ def test_the_stage_writes_every_run_and_a_regime_draws_its_stratified_subsample(
     noisy = stage_dir / "noisy"
     assert sorted(p.name for p in noisy.iterdir()) == ["flipped.npy", "labels.npy", "runs.csv"]
     plan = [(k, reg, s) for reg in ("default", "memorise") for k in ("symmetric", "class_conditional") for s in (0, 1)]
-    assert [tuple(row) for row in pd.read_csv(noisy / "runs.csv").itertuples(index=False)] == plan
+    assert [tuple(row) for row in pd.read_csv(noisy / "runs.csv").itertuples(index=False)] == [
+        (*run, True, False) for run in plan]  # every run the sweep's, none the study's (params.yaml study: null)
     assert [(run.noise_kind, run.regime, run.seed) for run in runs.load(noisy)] == plan
     labels, flipped = np.load(noisy / "labels.npy"), np.load(noisy / "flipped.npy")
     assert labels.shape == flipped.shape == (8, 100) and labels.dtype == np.int64 and flipped.dtype == bool
@@ -236,7 +239,8 @@ def test_a_regime_set_to_null_is_not_run_and_the_stage_says_so(stage_dir, params
     assert r.returncode == 0, r.stderr
     assert "fashion_mnist: regimes memorise set to null under fashion_mnist.regimes: not run" in r.stdout
     noisy = stage_dir / "null" / "noisy"
-    assert pd.read_csv(noisy / "runs.csv").values.tolist() == [["symmetric", "default", 0], ["symmetric", "default", 3]]
+    assert pd.read_csv(noisy / "runs.csv").values.tolist() == [["symmetric", "default", 0, True, False],
+                                                               ["symmetric", "default", 3, True, False]]
     assert np.load(noisy / "labels.npy").shape == (2, 100) and (np.load(noisy / "labels.npy") >= 0).all()
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 import yaml
 from PIL import Image
 
@@ -34,6 +35,7 @@ from labelsweep import runs, summary
 from labelsweep.cleaning import PRUNED, detection_metrics, label_errors, training_cells
 from labelsweep.config import FILTER_BY
 from labelsweep.noise import noise_rng
+from labelsweep.training import resolve_precision
 
 from .conftest import (
     BIN,
@@ -69,7 +71,7 @@ FASHION = {"train": 2000, "test": 500,
            "runs": [("symmetric", "default", 0), ("class_conditional", "default", 0)],  # small: null
            "members": {"default": 2000}, "injected": {(0.0, "default"): 0, (0.2, "default"): 400}}
 TABLE = ["noise_level", "noise_kind", "regime", "seed", "strategy", "prune_share", "test_accuracy", "train_samples",
-         "wrong_labels"]  # train_eval's columns
+         "wrong_labels", "precision"]  # train_eval's columns
 
 
 def names(dataset: str, levels, stages=LEVEL_STAGES, download: bool = True, plot: bool = False) -> set[str]:
@@ -283,6 +285,7 @@ def check_outputs(project: Path, dataset: str, params: dict, sizes: dict) -> Non
             "test_accuracy": (predicted == test_labels).mean(axis=1).round(6),
             "train_samples": kept.sum(axis=1),
             "wrong_labels": (kept & (cleaned != truth)).sum(axis=1),
+            "precision": [resolve_precision("auto", torch.device("cpu"))] * len(cells),
         })
         assert list(accuracy.columns) == TABLE
         pd.testing.assert_frame_equal(accuracy, expected, check_dtype=False, atol=1e-6)

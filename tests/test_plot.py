@@ -1,8 +1,8 @@
 """The plot stage on a made-up study: its tables hold what the per-level inputs give, for any grid.
 
 Every expected number is recomputed here from the train_eval tables and detection records with plain pandas
-(means and sample standard deviations over the seeds, differences taken within a seed), not with the functions
-of labelsweep.summary that the stage uses.
+and scipy (means, sample standard deviations and 95 % t-intervals over the seeds, differences taken within a
+seed), not with the functions of labelsweep.summary that the stage uses.
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from scipy import stats
 
-from labelsweep import tables
+from labelsweep import sweep, tables
 from labelsweep.errors import DataError
 from stages import plot
 
@@ -66,6 +67,14 @@ def cell(accuracy: pd.DataFrame, strategy: str, share: float | None = None) -> p
     return rows.set_index([*CONDITION, "seed"]).test_accuracy.sort_index()
 
 
+def interval(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """The 95 % t-interval of the mean of `values` per condition, with scipy's own interval function."""
+    groups = values.groupby(level=CONDITION)
+    bounds = {key: stats.t.interval(0.95, len(v) - 1, loc=v.mean(), scale=stats.sem(v)) for key, v in groups}
+    return (pd.Series({k: b[0] for k, b in bounds.items()}).sort_index(),
+            pd.Series({k: b[1] for k, b in bounds.items()}).sort_index())
+
+
 def test_tables_and_headline_hold_the_study(params, tmp_path, monkeypatch):
     params.update(noise=[0.3, 0.0, 0.1], thresholds=[0.0, 0.5, 1.0])
     out = run_plot(tmp_path, params, "roman", monkeypatch)
@@ -78,6 +87,9 @@ def test_tables_and_headline_hold_the_study(params, tmp_path, monkeypatch):
     expected = cell(accuracy, "prune_relabel", 1.0).groupby(level=CONDITION)
     np.testing.assert_allclose(prune_all["mean"], expected.mean(), atol=1e-9)
     np.testing.assert_allclose(prune_all["sd"], expected.std(ddof=1), atol=1e-9)
+    low, high = interval(cell(accuracy, "prune_relabel", 1.0))
+    np.testing.assert_allclose(prune_all.ci_low, low, atol=1e-9)
+    np.testing.assert_allclose(prune_all.ci_high, high, atol=1e-9)
     assert (prune_all.n == len(seeds)).all()
     assert set(prune_all.label) == {"cleanlab: prune all flagged"}
 
@@ -95,12 +107,28 @@ def test_tables_and_headline_hold_the_study(params, tmp_path, monkeypatch):
     paired = cell(accuracy, "prune_relabel", 1.0) - cell(accuracy, "random_removal")
     np.testing.assert_allclose(random.sort_index()["mean"], paired.groupby(level=CONDITION).mean(), atol=1e-9)
     np.testing.assert_array_equal(random.sort_index().above_zero, (paired > 0).groupby(level=CONDITION).sum())
+    low, high = interval(paired)
+    np.testing.assert_allclose(random.sort_index().ci_low, low, atol=1e-9)
+    np.testing.assert_allclose(random.sort_index().ci_high, high, atol=1e-9)
+    np.testing.assert_array_equal(random.sort_index().excludes_zero, (low > 0) | (high < 0))
 
     bars = pd.read_csv(out / "flagged_vs_injected.csv")
     flagged = bars[bars["count"] == "samples flagged by cleanlab"].set_index(["noise_percent", "panel"]).samples
     means = pd.DataFrame(records).groupby(CONDITION).flagged.mean()
     for (level, kind, regime), mean in means.items():
         assert flagged[(100 * level, tables.panel(kind, regime))] == pytest.approx(mean, abs=0.05)
+
+    filters = pd.read_csv(out / "detection_by_filter.csv")
+    f1 = filters[filters.measure == "f1"].set_index([*CONDITION, "filter_by"]).sort_index()
+    configured = params["cleanlab"]["filter_by"]
+    assert (f1.xs(configured, level="filter_by").vs_configured_mean == 0).all()
+    scores = pd.DataFrame([{**{k: r[k] for k in (*CONDITION, "seed")}, "filter_by": method, "f1": s["f1"]}
+                           for r in records if r["injected"] > 0 for method, s in r["by_filter"].items()])
+    wide = scores.pivot_table(index=[*CONDITION, "seed"], columns="filter_by", values="f1")
+    other = next(method for method in wide if method != configured)
+    low, high = interval(wide[other] - wide[configured])
+    np.testing.assert_allclose(f1.xs(other, level="filter_by").vs_configured_ci_low, low, atol=1e-9)
+    np.testing.assert_allclose(f1.xs(other, level="filter_by").vs_configured_ci_high, high, atol=1e-9)
 
     headline = json.loads((tmp_path / "metrics/roman.json").read_text())
     assert headline["baseline"] == round(accuracy[accuracy.strategy == "baseline"].test_accuracy.mean(), 4)
@@ -122,8 +150,9 @@ def test_the_accuracy_figure_draws_the_means_with_their_spread(params, tmp_path,
     first = lines[(lines.panel == panels[0]) & (lines.strategy == "baseline (noisy labels)")]
     container = fig.axes[0].containers[0]  # the first errorbar: the baseline's
     np.testing.assert_allclose(np.asarray(container.lines[0].get_ydata(), dtype=float), first.test_accuracy)
-    segments = container.lines[2][0].get_segments()
-    np.testing.assert_allclose([s[1, 1] - s[0, 1] for s in segments], 2 * first.sd.fillna(0).to_numpy())
+    segments = container.lines[2][0].get_segments()  # the bars: the 95 % intervals
+    np.testing.assert_allclose([s[0, 1] for s in segments], first.ci_low.fillna(first.test_accuracy), atol=1e-9)
+    np.testing.assert_allclose([s[1, 1] for s in segments], first.ci_high.fillna(first.test_accuracy), atol=1e-9)
     assert fig._suptitle.get_text() == "my_photos: test accuracy by strategy"  # a dataset's key when it has no name
 
 
@@ -136,11 +165,11 @@ def test_one_noise_level_as_dvc_exp_run_writes_it(params, tmp_path, monkeypatch)
 
 
 def test_the_seeds_grid_without_strategies_and_shares_without_0_and_1(params, tmp_path, monkeypatch):
-    params.update(noise=[0.0, 0.2], thresholds=[0.2, 0.6])
+    params.update(noise=[0.0, 0.2], thresholds=[0.2, 0.6], study=None)
     out = run_plot(tmp_path, params, "roman", monkeypatch, plan=[("symmetric", "default", 0)], strategies=[])
     lines = pd.read_csv(out / "accuracy_vs_noise.csv")
     assert list(lines.strategy.unique()) == ["baseline (noisy labels)"]  # the inner shares are figure 2's
-    assert lines.sd.isna().all()  # one seed: no spread
+    assert lines.sd.isna().all() and lines.ci_low.isna().all()  # one seed: no spread, no interval
     assert sorted(pd.read_csv(out / "accuracy_by_share.csv").prune_share_percent.unique()) == [20.0, 60.0]
     assert pd.read_csv(out / "differences.csv").empty
     headline = json.loads((tmp_path / "metrics/roman.json").read_text())
@@ -177,13 +206,14 @@ def test_the_stage_writes_what_dvc_yaml_lists_and_the_plots_read_its_columns(par
             columns = set(pd.read_csv(out / Path(path).name).columns)
             assert {props["x"], props["y"]} <= columns, path
             # every other column a template reads by name
-            named = {field for field in ("panel", "sd", "n", "rest", "strategy", "count", "filter_by", "measure",
-                                         "noise_percent", "above_zero") if f'"{field}"' in json.dumps(template)
+            fields = ("panel", "sd", "n", "rest", "strategy", "count", "filter_by", "measure", "noise_percent",
+                      "above_zero", "ci_low", "ci_high", "excludes_zero")
+            named = {field for field in fields if f'"{field}"' in json.dumps(template)
                      or f"datum.{field}" in json.dumps(template)}
             assert named <= columns, (path, named - columns)
 
 
 def test_gallery_titles_tell_image_files_apart():
     ids = ["train/i/ab9fb784-ce5d-11eb-b317-38f9d35ea60f.png", "val/ii/b16ab574-ce5d-11eb-b317-38f9d35ea60f.png"]
-    assert [plot.short_id(i) for i in ids] == ["train/i/ab9fb784", "val/ii/b16ab574"]
-    assert plot.short_id("12345") == "12345"  # a Fashion-MNIST index stays as it is
+    assert [sweep.short_id(i) for i in ids] == ["train/i/ab9fb784", "val/ii/b16ab574"]
+    assert sweep.short_id("12345") == "12345"  # a Fashion-MNIST index stays as it is

@@ -1,9 +1,9 @@
 """Out-of-sample predicted probabilities really are out of sample: a model never learns the labels masked out of
 its loss, and the crossval_probs stage gives each sample of each run the probabilities of the fold model that did
-not see it. A model's result does not depend on the labels of the models stacked with it, so train_eval may train
-identical cells once. It does depend on how many models are stacked: the strict xfail at the end documents that
-known flaw (a stacked network draws the output layers after the wide hidden layer of all its models, so a cell
-trained beside others starts from other weights than one trained alone; docs/results.md, "Limits").
+not see it. Every model follows one protocol (labelsweep/training.py): its initial weights come from the seed
+alone, and it takes the steps of its group over the group's batches, whether it trains alone or stacked, so a
+model's result does not depend on the labels of the models beside it, and train_eval may train identical cells
+once. bf16 autocast is chosen where the hardware runs it, deterministic, and hands cleanlab float32.
 
 The toy data: 90 8x8 images in 3 classes, class k a bright row k over dim noise. Six "odd" samples carry a label
 that contradicts their image (the next class) and a bright row in the lower half that no other image has, so a
@@ -12,18 +12,22 @@ model that trains on such a sample can memorise its label, and one that does not
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 import yaml
 
-from labelsweep.training import EXCLUDED, fit, predict_proba
+from labelsweep import training
+from labelsweep.training import EXCLUDED, build_models, fit, predict_proba
 
 from .conftest import ROOT, checkout, run_stage, save_runs, write_raw
 
 N, K = 90, 3
 ODD = np.array([0, 5, 31, 47, 62, 80])
-TRAIN = {"model": "mlp", "width": 4, "epochs": 40, "batch_size": 16, "lr": 0.01, "device": "cpu"}
+TRAIN = {"model": "mlp", "width": 4, "epochs": 40, "batch_size": 16, "lr": 0.01, "device": "cpu", "precision": "fp32"}
 
 
 def toy() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -85,7 +89,10 @@ def test_the_crossval_probs_stage_takes_each_sample_from_the_fold_model_that_hel
     result = run_stage("crossval_probs", tmp_path, "--dataset", "fashion_mnist", "--raw", "raw", "--noisy", "noisy",
                        "--out", "probs")
     assert result.returncode == 0, result.stderr
-    assert sorted(p.name for p in (tmp_path / "probs").iterdir()) == ["fold.npy", "pred_probs.npy"]
+    assert sorted(p.name for p in (tmp_path / "probs").iterdir()) == ["environment.json", "fold.npy", "pred_probs.npy"]
+    used = json.loads((tmp_path / "probs/environment.json").read_text())
+    assert sorted(used) == ["default", "small"] and used["default"]["precision"] == "fp32"
+    assert {"torch", "numpy", "cleanlab", "threads", "device"} <= set(used["small"])
     pred_probs, fold = np.load(tmp_path / "probs/pred_probs.npy"), np.load(tmp_path / "probs/fold.npy")
     assert pred_probs.shape == (2, N, K) and pred_probs.dtype == np.float32 and fold.shape == (2, N)
     # Stratified on the given labels: classes of 33, 30 and 27 samples (the odd sample 0 went from class 0 to 1,
@@ -190,8 +197,6 @@ def test_train_eval_trains_identical_cells_once_without_changing_any_result(trai
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="bug: a stacked model's initial output layer depends on how many models are "
-                   "stacked (labelsweep/training.py StackedMLP/StackedCNN draw the wide layers before the head)")
 def test_a_cell_of_train_eval_is_the_model_its_labels_give_alone(train_eval_run):
     """The baseline cell's predictions are those of a model trained alone on the baseline's labels with the same
     seed: training identical cells once (or beside other cells) changes no cell's result."""
@@ -199,3 +204,77 @@ def test_a_cell_of_train_eval_is_the_model_its_labels_give_alone(train_eval_run)
     alone = predict_proba(fit(toy()[0], distinct[0][None, :], K, SHORT, seed=0),
                           np.concatenate([toy()[0], NOISE])).argmax(axis=-1)[0]
     assert np.array_equal(np.load(folder / "pred.npy")[0], alone)
+
+
+def test_a_model_trained_alone_takes_the_same_steps_as_in_a_stack():
+    """The protocol: each row trained alone over the same members (every sample) gives, within float tolerance, the
+    probabilities it gives stacked beside other rows -- the pruned row (perfect detection) included, which takes
+    the baseline's steps over the baseline's batches. Without `members` the pruned row alone sees fewer batches and
+    ends elsewhere, so the check can fail."""
+    images, truth, given = toy()
+    pruned = np.where(np.isin(np.arange(N), ODD), EXCLUDED, given)
+    rows = np.vstack([given, truth, pruned])
+    everyone = np.ones(N, dtype=bool)
+    stacked = predict_proba(fit(images, rows, K, SHORT, seed=3), images)
+    for m, row in enumerate(rows):
+        alone = predict_proba(fit(images, row[None, :], K, SHORT, seed=3, members=everyone), images)[0]
+        np.testing.assert_allclose(alone, stacked[m], atol=2e-5)
+    own_batches_only = predict_proba(fit(images, pruned[None, :], K, SHORT, seed=3), images)[0]
+    assert np.abs(own_batches_only - stacked[2]).max() > 1e-3
+
+
+@pytest.mark.parametrize("model", ["mlp", "cnn"])
+def test_initial_weights_depend_on_the_seed_alone_not_on_the_stack(model):
+    """Every model of a stack of 1, 3 or 7 starts from exactly the weights a single model draws from the seed, so
+    adding runs or cells to a grid changes no existing cell's starting point."""
+    def weights(n_models: int) -> dict[str, torch.Tensor]:
+        torch.manual_seed(11)
+        return dict(build_models(model, n_models, (1, 8, 8), K, 4).named_parameters())
+
+    single = {name: tensor.reshape(1, -1)[0] for name, tensor in weights(1).items()}
+    for n_models in (3, 7):
+        stacked = weights(n_models)
+        assert stacked.keys() == single.keys()
+        for name, tensor in stacked.items():  # model m's block of every stacked parameter, flattened
+            for m, own in enumerate(tensor.reshape(n_models, -1)):
+                assert torch.equal(own, single[name]), (name, n_models, m)
+
+
+@pytest.mark.parametrize(("setting", "cuda", "native", "expected"), [
+    ("auto", False, True, "bf16"), ("auto", False, False, "fp32"), ("auto", True, False, "bf16"),
+    ("fp32", False, True, "fp32"), ("bf16", False, False, "bf16")])
+def test_auto_precision_is_bf16_where_the_device_computes_it_natively(monkeypatch, setting, cuda, native, expected):
+    monkeypatch.setattr(training, "cpu_has_native_bf16", lambda: native)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    assert training.resolve_precision(setting, torch.device("cuda" if cuda else "cpu")) == expected
+
+
+@pytest.mark.parametrize(("flags", "expected"), [
+    ("fpu sse2 avx512f avx512_bf16", True), ("fpu amx_bf16 amx_tile", True), ("fpu sse2 avx2 avx512f", False)])
+def test_the_cpu_capability_is_read_from_cpuinfo_flags(monkeypatch, tmp_path, flags, expected):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(f"processor\t: 0\nflags\t\t: {flags}\n")
+    real_open = open
+    monkeypatch.setattr("builtins.open", lambda path, *a, **k: real_open(
+        cpuinfo if path == "/proc/cpuinfo" else path, *a, **k))
+    training.cpu_has_native_bf16.cache_clear()
+    try:
+        assert training.cpu_has_native_bf16() is expected
+    finally:
+        training.cpu_has_native_bf16.cache_clear()
+
+
+@pytest.mark.parametrize("model", ["mlp", "cnn"])
+def test_bf16_training_is_deterministic_changes_the_arithmetic_and_hands_out_float32(model):
+    """bf16 autocast really runs (its models differ from fp32's), a second fit with the same seed, threads and
+    precision gives the same probabilities to the bit, and the probabilities (what cleanlab gets) are float32
+    summing to 1."""
+    images, _, given = toy()
+    train = {**SHORT, "model": model, "epochs": 2, "precision": "bf16",
+             "augment": {"degrees": 10, "translate": 0.1, "scale": 0.1} if model == "cnn" else None}
+    first = predict_proba(fit(images, given[None, :], K, train, seed=0), images)
+    second = predict_proba(fit(images, given[None, :], K, train, seed=0), images)
+    full = predict_proba(fit(images, given[None, :], K, {**train, "precision": "fp32"}, seed=0), images)
+    assert first.dtype == np.float32 and np.array_equal(first, second)
+    np.testing.assert_allclose(first.sum(axis=-1), 1, atol=1e-5)
+    assert not np.array_equal(first, full)

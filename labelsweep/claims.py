@@ -1,0 +1,242 @@
+"""The README's reading as claims computed from the committed results: every sentence that states a direction,
+a range or a "best" is made here from plots/<dataset>/{differences,results,detection,detection_by_filter}.csv
+and data.json, each with its 95 % interval.
+
+The rule: a difference is called a difference only where its 95 % t-interval over the seeds (paired within a
+seed: labelsweep.summary) excludes 0; otherwise the claim says that no difference was detected and gives the
+interval. With one seed there is no interval and no difference is claimed. The README holds the claims in
+blocks between markers ``<!-- labelsweep.claims: <key>: begin -->`` and ``... end -->``, where <key> is
+``<dataset>/<topic>`` (:data:`TOPICS`) or ``multiplicity``; ``python -m labelsweep.report --write README.md``
+fills them (:func:`fill`) and tests/test_docs.py fails when one drifts from the results.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from labelsweep.report import mean_interval
+from labelsweep.summary import (
+    COMPARISONS,
+    CONFIDENCE,
+    PRUNE_ALL,
+    RELABEL_ALL,
+    SLOPE,
+    TITLES,
+    ensure_intervals,
+    t_test_p,
+)
+
+MARKER = re.compile(r"(<!-- labelsweep\.claims: (?P<key>[\w/]+): begin -->\n)(?P<body>.*?)"
+                    r"(<!-- labelsweep\.claims: (?P=key): end -->)", re.S)
+HIGHER, LOWER, NONE, NO_INTERVAL = "higher", "lower", "no difference detected", "no interval (one seed)"
+
+
+def _comparison(minuend: str, subtrahend: str) -> str:
+    return next(name for name, a, b in COMPARISONS if (a, b) == (minuend, subtrahend))
+
+
+# A README block's topic -> the paired differences (summary.differences' comparisons) it states.
+TOPICS: dict[str, list[str]] = {
+    "prune_vs_baseline": [_comparison(PRUNE_ALL, "baseline")],
+    "prune_vs_relabel": [_comparison(PRUNE_ALL, RELABEL_ALL), SLOPE],
+    "keep_vs_relabel": [_comparison("keep_rest@0.5", "prune_relabel@0.5")],
+    "vs_random": [_comparison(PRUNE_ALL, "random_removal")],
+    "vs_perfect": [_comparison("perfect_detection", PRUNE_ALL)],
+    "vs_true": [_comparison("true_labels", PRUNE_ALL)],
+    "confident": [_comparison("confident_relabel", PRUNE_ALL)],
+}
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One measured quantity in one condition: its mean over n seeds and 95 % interval [low, high]."""
+
+    subject: str
+    condition: str
+    mean: float
+    low: float
+    high: float
+    n: int
+
+    @property
+    def direction(self) -> str:
+        """:data:`HIGHER` or :data:`LOWER` where the interval lies above or below 0, else :data:`NONE` (or
+        :data:`NO_INTERVAL` without an interval): the only place a direction is decided."""
+        if self.low != self.low:
+            return NO_INTERVAL
+        return HIGHER if self.low > 0 else LOWER if self.high < 0 else NONE
+
+    def value(self, digits: int = 3, sign: str = "+") -> str:
+        """The mean and its interval, as the report's tables write them."""
+        return mean_interval(self.mean, self.low, self.high, digits, sign)
+
+
+def condition_name(row: pd.Series | dict) -> str:
+    return f"{100 * row['noise_level']:g} % {row['noise_kind'].replace('_', '-')}, {row['regime']}"
+
+
+def comparison_claims(differences: pd.DataFrame, name: str) -> list[Claim]:
+    """The claims of one paired comparison, one per condition (differences.csv rows, any grid)."""
+    rows = ensure_intervals(differences)
+    rows = rows[rows.comparison == name]
+    return [Claim(name, condition_name(r), r["mean"], r.ci_low, r.ci_high, int(r.n)) for _, r in rows.iterrows()]
+
+
+def render_claims(claims: list[Claim], subject: str, digits: int = 3) -> list[str]:
+    """A bullet per direction: in how many conditions the interval lies above 0, below 0, or holds 0."""
+    if not claims:
+        return [f"**{subject}**: not in this grid."]
+    seeds = sorted({c.n for c in claims})
+    plural = "" if seeds == [1] else "s"
+    lines = [f"**{subject}**, mean [{100 * CONFIDENCE:g} % interval] over {'/'.join(map(str, seeds))} seed{plural}:"]
+    words = {HIGHER: "above 0", LOWER: "below 0", NONE: "no difference detected (the interval holds 0)",
+             NO_INTERVAL: "no interval (one seed), so no difference claimed"}
+    for direction, word in words.items():
+        group = [c for c in claims if c.direction == direction]
+        if group or direction != NO_INTERVAL and seeds != [1]:
+            listed = "; ".join(f"{c.condition} {c.value(digits)}" for c in group)
+            lines.append(f"- {word} in {len(group)} of {len(claims)} conditions" + (f": {listed}" if group else ""))
+    return lines
+
+
+def filter_claims(filters: pd.DataFrame, configured: str) -> list[str]:
+    """Per condition, the filter_by with the highest mean F1 against the injected flips, and whether it detects
+    better than the `configured` one (paired within seed; only where detection_by_filter.csv has intervals)."""
+    f1 = filters[filters.measure == "f1"]
+    if f1.empty:
+        return ["**filter_by**: no level with injected noise, nothing to score the flags against."]
+    paired = "vs_configured_ci_low" in f1
+    lines = [f"**filter_by** (F1 against the injected flips; `{configured}` decides what is pruned or relabelled):"]
+    for (_, _), group in f1.groupby(["noise_percent", "panel"], sort=False):
+        best = group.loc[group.value.idxmax()]
+        where = f"{best.noise_percent:g} % {best.panel.replace(' noise, ', ', ').removesuffix(' model')}"
+        if not paired:
+            used = group[group.filter_by == configured].value
+            lines.append(f"- {where}: highest mean F1 `{best.filter_by}` {best.value:.3f}, `{configured}` "
+                         f"{used.iloc[0]:.3f}; the committed table has no per-seed scores, so no filter_by is "
+                         "called better")
+            continue
+        ranked = group.sort_values("value", ascending=False)
+        if best.filter_by == configured and len(ranked) < 2:
+            lines.append(f"- {where}: `{configured}` is the only filter_by scored")
+            continue
+        other = best if best.filter_by != configured else ranked.iloc[1]
+        claim = Claim(other.filter_by, where, other.vs_configured_mean, other.vs_configured_ci_low,
+                      other.vs_configured_ci_high, int(other.n))
+        verdict = {HIGHER: "detects better than `{}`", LOWER: "detects worse than `{}`",
+                   NONE: "no difference from `{}` detected", NO_INTERVAL: "no interval against `{}` (one seed)"}
+        lead = "highest mean F1" if other is best else f"`{configured}` has the highest mean F1; next"
+        lines.append(f"- {where}: {lead} `{other.filter_by}`: {verdict[claim.direction].format(configured)}, "
+                     f"F1 difference {claim.value()}")
+    return lines
+
+
+def detection_claims(detection: pd.DataFrame) -> list[str]:
+    """Ranges over the conditions of how many samples cleanlab flags beyond the injected flips, of its precision
+    and of its recall (with intervals where detection.csv has their sd), and of how many of the wrong labels
+    relabelling or pruning every flagged sample leaves."""
+    measures = {"flagged_minus_injected": ("samples flagged beyond the injected flips", 0, "+"),
+                "precision": ("precision against the injected flips", 2, ""),
+                "recall": ("recall against the injected flips", 2, "")}
+    detection = detection[detection.injected > 0]  # against an empty truth every flag counts as wrong
+    if detection.empty:
+        return ["- no level with injected noise: nothing to score the flags against"]
+    detection = ensure_intervals(detection, tuple(f"{m}_" for m in measures if f"{m}_sd" in detection))
+    lines = []
+    for measure, (what, digits, sign) in measures.items():
+        ordered = detection.sort_values(measure)
+        ends = [Claim(measure, condition_name(r), r[measure], r.get(f"{measure}_ci_low", np.nan),
+                      r.get(f"{measure}_ci_high", np.nan), int(r.n)) for _, r in ordered.iloc[[0, -1]].iterrows()]
+        lines.append(f"- {what}: from {ends[0].value(digits, sign)} ({ends[0].condition}) to "
+                     f"{ends[1].value(digits, sign)} ({ends[1].condition})")
+    noisy = detection[detection.wrong_given > 0]
+    for how, among in (("relabel_all", "training labels"), ("prune_all", "labels of the samples kept")):
+        left = noisy[f"wrong_after_{how}"] / noisy.wrong_given
+        low, high = noisy.loc[left.idxmin()], noisy.loc[left.idxmax()]
+        lines.append(f"- after {how.replace('_', ' ')} flagged samples, the share of wrong {among} is "
+                     f"{100 * left.min():.0f} % ({condition_name(low)}) to {100 * left.max():.0f} % "
+                     f"({condition_name(high)}) of the share given (means over the seeds, against the dataset's "
+                     "own labels)")
+    return lines
+
+
+def sampling_error_claim(name: str, results: pd.DataFrame, data: dict) -> list[str]:
+    """The test set's own sampling error at the baseline's accuracies: a binomial 95 % half-width, which the
+    intervals over the seeds do not hold (every seed and cell scores the same test images)."""
+    accuracy = results[results.cell == "baseline"]["mean"]
+    n = data["test_samples"]
+    half = 1.96 * np.sqrt(accuracy * (1 - accuracy) / n)
+    return [f"- {TITLES.get(name, name)}, the test set's own sampling error: ±{half.min():.3f} to ±{half.max():.3f} "
+            f"(95 %, binomial, at the baseline's accuracies {accuracy.min():.3f}–{accuracy.max():.3f} on {n:,} "
+            "test images)"]
+
+
+def holm(p: np.ndarray, alpha: float = 1 - CONFIDENCE) -> np.ndarray:
+    """Holm's step-down rejections of a family of p-values at familywise error `alpha`."""
+    order = np.argsort(p)
+    passed = p[order] <= alpha / (len(p) - np.arange(len(p)))
+    rejected = np.zeros(len(p), dtype=bool)
+    rejected[order[: len(p) if passed.all() else int(np.argmin(passed))]] = True
+    return rejected
+
+
+def multiplicity(tables: dict[str, pd.DataFrame]) -> list[str]:
+    """How many paired comparisons the tables hold, how many intervals exclude 0, how many would by chance,
+    and how many still do after Holm's correction over each dataset's comparisons."""
+    lines, total, excluding = [], 0, 0
+    for name, differences in tables.items():
+        rows = ensure_intervals(differences)
+        rows = rows[rows.n >= 2]
+        p = t_test_p(rows["mean"], rows.sd, rows.n)
+        m, k, kept = len(rows), int(rows.excludes_zero.sum()), int(holm(p).sum()) if len(rows) else 0
+        total, excluding = total + m, excluding + k
+        lines.append(f"- {TITLES.get(name, name)}: {m} comparisons with an interval; {k} exclude 0 (about "
+                     f"{(1 - CONFIDENCE) * m:.1f} would by chance if no difference were real); {kept} of them after "
+                     "Holm's correction over the dataset's comparisons (familywise error 5 %)")
+    if not total:
+        return ["No paired comparison has an interval (one seed), so no difference is claimed."]
+    return [f"The difference tables hold {total} paired comparisons with an interval, of which {excluding} exclude "
+            f"0; at {100 * CONFIDENCE:g} % about {(1 - CONFIDENCE) * total:.1f} would exclude 0 by chance alone:", "",
+            *lines]
+
+
+def render_block(key: str, params: dict, plots: Path = Path("plots")) -> str:
+    """The text of the claims block `key` from the committed results under `plots`."""
+    if key == "multiplicity":
+        return "\n".join(multiplicity({n: pd.read_csv(plots / n / "differences.csv") for n in params["datasets"]
+                                       if (plots / n / "differences.csv").is_file()})) + "\n"
+    name, _, topic = key.partition("/")
+    folder = plots / name
+    if name not in params["datasets"] or not folder.is_dir():
+        return f"({name}: not in this study.)\n"
+    if topic in TOPICS:
+        differences = pd.read_csv(folder / "differences.csv")
+        lines = [line for subject in TOPICS[topic]
+                 for line in [*render_claims(comparison_claims(differences, subject), subject), ""]][:-1]
+    elif topic == "filter_by":
+        lines = filter_claims(pd.read_csv(folder / "detection_by_filter.csv"), params["cleanlab"]["filter_by"])
+    elif topic == "detection":
+        lines = detection_claims(pd.read_csv(folder / "detection.csv"))
+    elif topic == "test_error":
+        data = json.loads((folder / "data.json").read_text())
+        lines = sampling_error_claim(name, pd.read_csv(folder / "results.csv"), data)
+    else:
+        raise KeyError(f"unknown claims block {key!r}: <dataset>/<{'|'.join(TOPICS)}|filter_by|detection|test_error>"
+                       " or multiplicity")
+    return "\n".join(lines) + "\n"
+
+
+def blocks(document: str) -> dict[str, str]:
+    """Every claims block of `document`: key -> its text between the markers."""
+    return {match["key"]: match["body"] for match in MARKER.finditer(document)}
+
+
+def fill(document: str, params: dict, plots: Path = Path("plots")) -> str:
+    """`document` with every claims block replaced by what the results under `plots` give."""
+    return MARKER.sub(lambda m: m.group(1) + render_block(m["key"], params, plots) + m.group(4), document)

@@ -1,0 +1,138 @@
+"""labelsweep.claims on small made-up tables (no stages, no DVC), and the documents' claims against the committed
+results, checked with scipy's own t-interval rather than the functions the claims use."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from labelsweep import claims, summary
+from labelsweep.config import load_params
+
+from .conftest import ROOT
+
+PRUNE_VS_BASELINE = claims.TOPICS["prune_vs_baseline"][0]
+
+
+def accuracy(cells: dict[str, list[float]], level: float = 0.2) -> pd.DataFrame:
+    """train_eval rows of one condition: cell key -> its accuracy per seed (seeds 0, 1, ...)."""
+    rows = [{"noise_level": level, "noise_kind": "symmetric", "regime": "default", "seed": seed,
+             "strategy": key.partition("@")[0], "prune_share": float(key.partition("@")[2] or "nan"),
+             "test_accuracy": value} for key, values in cells.items() for seed, value in enumerate(values)]
+    table = pd.DataFrame(rows)
+    return table.assign(cell=[summary.cell_key(s, t) for s, t in zip(table.strategy, table.prune_share)])
+
+
+def gain_claim(baseline: list[float], pruned: list[float]) -> claims.Claim:
+    table = summary.differences(accuracy({"baseline": baseline, "prune_relabel@1": pruned}))
+    (claim,) = claims.comparison_claims(table, PRUNE_VS_BASELINE)
+    return claim
+
+
+def test_a_claim_flips_to_no_difference_when_the_interval_crosses_zero():
+    baseline = [0.80, 0.81, 0.82]
+    steady = gain_claim(baseline, [0.810, 0.821, 0.829])  # +0.010, +0.011, +0.009
+    assert steady.direction == claims.HIGHER and steady.low > 0
+    scattered = gain_claim(baseline, [0.830, 0.800, 0.835])  # +0.030, -0.010, +0.015: same sign of the mean
+    assert scattered.mean > 0 and scattered.low < 0 < scattered.high
+    assert scattered.direction == claims.NONE
+    text = "\n".join(claims.render_claims([scattered], PRUNE_VS_BASELINE))
+    assert "no difference detected (the interval holds 0) in 1 of 1 conditions: 20 % symmetric, default" in text
+    assert "above 0 in 0 of 1 conditions\n" in text
+
+
+def test_a_direction_claim_names_the_right_sign():
+    lower = gain_claim([0.80, 0.81, 0.82], [0.79, 0.801, 0.808])
+    assert lower.direction == claims.LOWER and lower.high < 0
+    text = "\n".join(claims.render_claims([lower], PRUNE_VS_BASELINE))
+    assert re.search(r"- below 0 in 1 of 1 conditions: 20 % symmetric, default −0\.010 \[−0\.\d+, −0\.\d+\]", text)
+    expected = stats.t.interval(0.95, 2, loc=lower.mean, scale=stats.sem([-0.01, -0.009, -0.012]))
+    assert (lower.low, lower.high) == pytest.approx(expected, abs=1e-9)
+
+
+def test_one_seed_gives_no_interval_and_no_claim_of_difference():
+    claim = gain_claim([0.80], [0.90])
+    assert claim.direction == claims.NO_INTERVAL and claim.low != claim.low
+    text = "\n".join(claims.render_claims([claim], PRUNE_VS_BASELINE))
+    assert "no interval (one seed), so no difference claimed in 1 of 1" in text
+    assert "above 0" not in text and "no difference detected" not in text
+
+
+def test_the_slope_over_the_shares_tests_relabelling_in_proportion():
+    shares = [0.0, 0.3, 0.6, 1.0]
+    values = np.array([[0.80, 0.81, 0.79], [0.805, 0.812, 0.80], [0.81, 0.825, 0.80], [0.82, 0.83, 0.815]])
+    cells = {f"prune_relabel@{t:g}": list(row) for t, row in zip(shares, values)}
+    table = summary.differences(accuracy({"baseline": [0.8, 0.8, 0.8], **cells}))
+    (slope,) = claims.comparison_claims(table, summary.SLOPE)
+    assert slope.mean == pytest.approx(np.mean([np.polyfit(shares, values[:, s], 1)[0] for s in range(3)]))
+    assert slope.direction == claims.HIGHER
+    three = summary.differences(accuracy({key: cells[key] for key in list(cells)[::2] + ["prune_relabel@1"]}))
+    assert summary.SLOPE not in set(three.comparison)  # 0, 0.6, 1: too few shares for a line of its own
+
+
+def test_holm_rejects_step_down():
+    p = np.array([0.01, 0.04, 0.03, 0.005])
+    # 0.005 ≤ 0.05/4 and 0.01 ≤ 0.05/3 are rejected; 0.03 > 0.05/2 stops the steps
+    np.testing.assert_array_equal(claims.holm(p), [True, False, False, True])
+    assert not claims.holm(np.array([0.2, 0.3])).any()
+
+
+def test_filter_claims_call_a_filter_better_only_with_its_paired_interval():
+    rows = [{"noise_percent": 20.0, "panel": "symmetric noise, default model", "filter_by": method,
+             "measure": "f1", "value": value, "n": 3, "vs_configured_mean": diff, "vs_configured_ci_low": low,
+             "vs_configured_ci_high": high}
+            for method, value, diff, low, high in [("prune_by_noise_rate", 0.80, 0.0, 0.0, 0.0),
+                                                   ("both", 0.82, 0.02, 0.01, 0.03)]]
+    text = "\n".join(claims.filter_claims(pd.DataFrame(rows), "prune_by_noise_rate"))
+    assert "highest mean F1 `both`: detects better than `prune_by_noise_rate`, F1 difference +0.020" in text
+    rows[1]["vs_configured_ci_low"] = -0.01
+    text = "\n".join(claims.filter_claims(pd.DataFrame(rows), "prune_by_noise_rate"))
+    assert "`both`: no difference from `prune_by_noise_rate` detected, F1 difference +0.020 [−0.010, +0.030]" in text
+    means_only = pd.DataFrame(rows).drop(columns=["vs_configured_mean", "vs_configured_ci_low",
+                                                  "vs_configured_ci_high"])
+    assert "no filter_by is called better" in "\n".join(claims.filter_claims(means_only, "prune_by_noise_rate"))
+
+
+def test_fill_replaces_every_block_and_refuses_an_unknown_one():
+    params = load_params(path=ROOT / "params.yaml")
+    document = ("a\n<!-- labelsweep.claims: roman/vs_random: begin -->\nold\n"
+                "<!-- labelsweep.claims: roman/vs_random: end -->\nb\n")
+    filled = claims.fill(document, params, ROOT / "plots")
+    assert claims.blocks(filled) == {"roman/vs_random": claims.render_block("roman/vs_random", params, ROOT / "plots")}
+    assert filled.startswith("a\n") and filled.endswith("end -->\nb\n")
+    with pytest.raises(KeyError, match="unknown claims block"):
+        claims.render_block("roman/best_everything", params, ROOT / "plots")
+
+
+CLAIM = re.compile(r"(\d+) % ([\w-]+), (\w+) ([+−][\d.]+) \[([+−][\d.]+), ([+−][\d.]+)\]")
+
+
+def test_every_direction_in_the_documents_follows_from_the_committed_differences():
+    """Each condition the README or docs/ list as above 0, below 0 or without a detected difference, against the
+    committed differences.csv: the t-interval from its mean, sd and n, with scipy."""
+    documents = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    checked = 0
+    for key, body in [item for path in documents for item in claims.blocks(path.read_text()).items()]:
+        name, _, topic = key.partition("/")
+        if topic not in claims.TOPICS:
+            continue
+        table = pd.read_csv(ROOT / "plots" / name / "differences.csv")
+        subject = None
+        for line in body.splitlines():
+            if line.startswith("**"):
+                subject = line[2:].split("**")[0]
+            for word in ("above 0", "below 0", "no difference detected"):
+                if not line.startswith(f"- {word} in"):
+                    continue
+                for level, kind, regime, *_ in CLAIM.findall(line):
+                    row = table[(table.comparison == subject) & np.isclose(table.noise_percent, float(level))
+                                & (table.noise_kind == kind.replace("-", "_")) & (table.regime == regime)].iloc[0]
+                    low, high = stats.t.interval(0.95, row.n - 1, loc=row["mean"], scale=row.sd / np.sqrt(row.n))
+                    assert {"above 0": low > 0, "below 0": high < 0,
+                            "no difference detected": low <= 0 <= high}[word], (key, line)
+                    checked += 1
+    assert checked >= 40  # the reading states every comparison of the committed study
