@@ -191,6 +191,7 @@ def test_a_missing_or_doubled_result_is_a_data_error(params, tmp_path, monkeypat
         plot.main()
 
 
+@pytest.mark.slow  # about 15 s: every figure of the study and the sweep, drawn
 def test_the_stage_writes_what_dvc_yaml_lists_and_the_plots_read_its_columns(params, tmp_path, monkeypatch):
     spec = yaml.safe_load((ROOT / "dvc.yaml").read_text())
     stage_spec = spec["stages"]["plot"]
