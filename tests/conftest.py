@@ -131,11 +131,18 @@ def copy_project(src: Path, dest: Path) -> Path:
 TINY_RUNS = {"noise_kinds": ["symmetric", "class_conditional"], "regimes": ["default", "small"], "seeds": [0]}
 
 
+def tiny_study() -> dict:
+    """The tiny sweeps' study: the same runs and thresholds at both levels, so that every run is in both grids and
+    trains the baseline, the thresholds and every strategy."""
+    return {"noise": [0.0, 0.2], **copy.deepcopy(TINY_RUNS), "thresholds": [0.0, 1.0]}
+
+
 def tiny_fashion_params(params: dict) -> dict:
     """A few thousand Fashion-MNIST samples, 2 noise levels, 2 thresholds, 2 folds, 1 epoch; runs: both noise
     kinds, one seed, the default regime only (`small` is set to null: Fashion-MNIST does not run it)."""
     params = copy.deepcopy(params)
-    params.update(datasets=["fashion_mnist"], noise=[0.0, 0.2], thresholds=[0.0, 1.0], runs=copy.deepcopy(TINY_RUNS))
+    params.update(datasets=["fashion_mnist"], noise=[0.0, 0.2], thresholds=[0.0, 1.0], runs=copy.deepcopy(TINY_RUNS),
+                  study=tiny_study())
     params["cleanlab"]["folds"] = 2
     params["fashion_mnist"]["data"].update(train_subsample=2000, test_subsample=500)
     params["fashion_mnist"]["train"].update(epochs=1)
@@ -151,7 +158,8 @@ def tiny_custom_params(params: dict, images: Path) -> dict:
     """The `custom` image-folder dataset at `images`, 2 noise levels, 2 thresholds, 2 folds, a small CNN; runs:
     both noise kinds, one seed, the default regime and `small` (a stratified 24-sample subsample, 3 epochs)."""
     params = copy.deepcopy(params)
-    params.update(datasets=["custom"], noise=[0.0, 0.2], thresholds=[0.0, 1.0], runs=copy.deepcopy(TINY_RUNS))
+    params.update(datasets=["custom"], noise=[0.0, 0.2], thresholds=[0.0, 1.0], runs=copy.deepcopy(TINY_RUNS),
+                  study=tiny_study())
     params["cleanlab"]["folds"] = 2
     params["custom"]["data"].update(path=str(images), image_size=12, test_share=0.25)
     params["custom"]["train"].update(epochs=5, width=4, batch_size=8)

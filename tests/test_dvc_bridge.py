@@ -15,7 +15,6 @@ import types
 from pathlib import Path
 
 import pytest
-import yaml
 
 import dvc_scalar_grid as bridge
 
@@ -145,40 +144,6 @@ def test_queued_scalar_runs_in_queue_worker(toy):
         run([DVC, "queue", "stop"], toy, check=False)
     assert stages_run(result.stdout) == ["toy@a-0.2", "gate@0.2-0.0", "gate@0.2-1.0"]
     assert "Success" in run([DVC, "queue", "status"], toy).stdout
-
-
-ARGV_DVC_YAML = """\
-stages:
-  argv:
-    cmd: python -c "import sys; open('argv.txt', 'w').write(' '.join(sys.argv[1:]))" ${runs}
-    outs:
-      - argv.txt
-"""
-
-
-@pytest.mark.slow
-def test_the_runs_dict_reaches_a_command_line_as_inject_noise_reads_it(tmp_path):
-    """dvc.yaml passes params.yaml `runs` to inject_noise as `${runs}`: DVC spells a dict of lists out as
-    `--<key> <values...>` (what inject_noise's nargs="+" options read), and a scalar set with
-    `dvc exp run -S runs.seeds=1` as a one-value option, without the bridge's help (not a matrix)."""
-    root = Path(__file__).resolve().parent.parent
-    assert yaml.safe_load((root / "dvc.yaml").read_text())["stages"]["inject_noise"]["cmd"].endswith(" ${runs}")
-    runs = yaml.safe_load((root / "params.yaml").read_text())["runs"]
-    assert list(runs) == ["noise_kinds", "regimes", "seeds"]  # inject_noise's options, in order
-    project = tmp_path / "argv"
-    project.mkdir()
-    (project / "dvc.yaml").write_text(ARGV_DVC_YAML)
-    (project / "params.yaml").write_text(yaml.safe_dump({"runs": runs}, sort_keys=False))
-    for cmd in (["git", "init", "-q", "-b", "main"], ["git", "config", "user.email", "t@example.com"],
-                ["git", "config", "user.name", "t"], [DVC, "init", "-q"], ["git", "add", "-A"],
-                ["git", "commit", "-qm", "argv"]):
-        run(cmd, project)
-    run([DVC, "repro"], project)
-    expected = " ".join(f"--{key} {' '.join(map(str, values))}" for key, values in runs.items())
-    assert (project / "argv.txt").read_text() == expected
-    assert expected.endswith("--seeds 0 1 2") and expected.startswith("--noise_kinds symmetric class_conditional")
-    run(["dvc", "exp", "run", "-S", "runs.seeds=1"], project)
-    assert (project / "argv.txt").read_text() == expected.replace("--seeds 0 1 2", "--seeds 1")
 
 
 def test_other_python_processes_do_not_load_the_bridge(tmp_path):

@@ -71,7 +71,7 @@ FASHION = {"train": 2000, "test": 500,
            "runs": [("symmetric", "default", 0), ("class_conditional", "default", 0)],  # small: null
            "members": {"default": 2000}, "injected": {(0.0, "default"): 0, (0.2, "default"): 400}}
 TABLE = ["noise_level", "noise_kind", "regime", "seed", "strategy", "prune_share", "test_accuracy", "train_samples",
-         "wrong_labels", "precision"]  # train_eval's columns
+         "wrong_labels", "memorised", "sweep", "study", "precision"]  # train_eval's columns
 
 
 def names(dataset: str, levels, stages=LEVEL_STAGES, download: bool = True, plot: bool = False) -> set[str]:
@@ -206,8 +206,9 @@ def check_outputs(project: Path, dataset: str, params: dict, sizes: dict) -> Non
                 assert per_fold.max() - per_fold.min() <= 1, (level, r, k, per_fold)
 
         issues = data / f"issues/noise_{level}"
-        assert sorted(p.name for p in issues.iterdir()) == ["flagged.npy", "label_issues.csv", "quality.npy",
-                                                            "suggested.npy", "suggested_prob.npy"]
+        assert sorted(p.name for p in issues.iterdir()) == sorted(
+            ["flagged.npy", "label_issues.csv", "quality.npy", "suggested.npy", "suggested_prob.npy"]
+            + (["review.csv"] if level == 0 else []))  # the dataset's own labels, at 0 % injected noise
         flagged, quality, suggested, suggested_prob = (np.load(issues / f"{name}.npy") for name in
                                                        ("flagged", "quality", "suggested", "suggested_prob"))
         assert flagged.shape == quality.shape == suggested.shape == suggested_prob.shape == (len(plan), n)
@@ -247,7 +248,9 @@ def check_outputs(project: Path, dataset: str, params: dict, sizes: dict) -> Non
         cleaned_dir = data / f"cleaned/noise_{level}"
         cleaned = np.load(cleaned_dir / "labels.npy")
         cells = pd.read_csv(cleaned_dir / "cells.csv")
-        assert list(cells.columns) == ["run", "strategy", "prune_share"] and len(cells) == len(cleaned)
+        assert list(cells.columns) == ["run", "strategy", "prune_share", "sweep", "study"]
+        assert len(cells) == len(cleaned) and cells.study.all()  # every run in both grids (tiny_study)
+        assert cells.sweep.tolist() == cells.strategy.isin(["baseline", "prune_relabel"]).tolist()
         assert cells.run.tolist() == sorted(cells.run.tolist()) and set(cells.run) == set(range(len(plan)))
         for r, entry in enumerate(plan):
             inside = members[r]
