@@ -64,4 +64,5 @@ test-fast: setup data lint
 	pytest -q -m "not slow"
 
 bench: setup data
-	python bench/run.py sweep && python bench/run.py short && python bench/run.py models && python bench/run.py report
+	python bench/precision.py run && python bench/models.py run && python bench/run.py study && python bench/run.py short \
+	  && python bench/run.py report && python bench/precision.py report && python bench/models.py report

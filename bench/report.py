@@ -11,8 +11,6 @@ import statistics
 import sys
 from pathlib import Path
 
-import yaml
-
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
 
@@ -98,8 +96,6 @@ def render_report() -> str:
     lines += ["", *stage_tables(records, datasets)]
     if (OUT / "study.json").exists():
         lines += ["", *study_table()]
-    if (OUT / "models.json").exists():
-        lines += ["", *models_table(json.loads((OUT / "models.json").read_text()))]
     return "\n".join(lines) + "\n"
 
 
@@ -152,15 +148,26 @@ def stage_tables(records: list[dict], datasets: list[str]) -> list[str]:
     return lines
 
 
+def describe_grid(grid: dict | None) -> str:
+    """The grid a timed repro ran, from its record (records written before the grid was recorded: unnamed)."""
+    if not grid:
+        return "the default grid committed when it ran"
+    runs, study = grid["runs"], grid.get("study")
+    text = (f"{len(grid['noise'])} noise levels × {len(grid['thresholds'])} thresholds, {len(runs['noise_kinds'])} "
+            f"noise kind(s) × {len(runs['regimes'])} regime(s) × {len(runs['seeds'])} seed(s)")
+    if study:
+        text += (f"; the study at {len(study['noise'])} levels: {len(study['noise_kinds'])} noise kinds × "
+                 f"{len(study['regimes'])} regimes × {len(study['seeds'])} seeds, {len(study['thresholds'])} "
+                 f"thresholds, strategies {', '.join(grid['strategies'])}")
+    return text
+
+
 def study_table() -> list[str]:
     """The default study's one `dvc repro` from an empty cache (bench/run.py study)."""
     run = json.loads((OUT / "study.json").read_text())
     records = [json.loads(line) for line in (OUT / "study_timings.jsonl").read_text().splitlines()]
     in_stages, fit = sum(r["wall_s"] for r in records), sum(r["fit_s"] for r in records)
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    grid = (f"{len(params['noise'])} noise levels, {len(params['thresholds'])} thresholds, "
-            f"{len(params['runs']['noise_kinds'])} noise kinds × {len(params['runs']['regimes'])} regimes × "
-            f"{len(params['runs']['seeds'])} seeds, strategies {', '.join(params['strategies'])}")
+    grid = describe_grid(run.get("grid"))
     m, status = run["machine"], run["returncode"]
     lines = [f"The default study ({grid}): one `dvc repro` from an empty cache on {m['cores']} cores, "
              f"measured {m['date']}{'' if status == 0 else f' (exit status {status})'}:", "",
@@ -169,7 +176,8 @@ def study_table() -> list[str]:
              f"| stage processes run | {len(records)} | |",
              f"| model fitting share (of the time in stage processes) | {100 * fit / in_stages:.0f} % | |",
              f"| peak memory of any stage | {max(r['peak_rss_mb'] for r in records) / 1024:.2f} GB | ≤ 3 GB |"]
-    for name in params["datasets"]:
+    datasets = dict.fromkeys(a.split("/")[1] for r in records for a in r["args"] if a.startswith("data/"))
+    for name in datasets:
         rs = [r for r in records if f"data/{name}/" in " ".join(r["args"])]
         lines.append(f"| {name}: time in its {len(rs)} stage processes (of which fitting) "
                      f"| {sum(r['wall_s'] for r in rs) / 60:.1f} min ({sum(r['fit_s'] for r in rs) / 60:.1f} min) | |")
@@ -179,22 +187,6 @@ def study_table() -> list[str]:
         kinds = ", ".join(f"{kind} × {reran.count(kind)}" for kind in dict.fromkeys(reran))
         lines.append(f"| then a second `dvc repro` (bench/run.py study-finish: {kinds}; exit status "
                      f"{finish['returncode']}) | {finish['wall_s']:.0f} s | |")
-    return lines
-
-
-def models_table(result: dict) -> list[str]:
-    chosen = yaml.safe_load((ROOT / "params.yaml").read_text())["roman"]["train"]
-    lines = [f"Roman-numerals models on the deduplicated data ({result['train_samples']:,} training, "
-             f"{result['test_samples']:,} test images; clean labels; seeds 0–2):", "",
-             "| model | test accuracy (mean ± sd) | time per fit (median) | relative time |", "|---|---|---|---|"]
-    first = None
-    for name, entry in result["models"].items():
-        accuracy = [r["test_accuracy"] for r in entry["runs"]]
-        seconds = median([r["fit_s"] for r in entry["runs"]])
-        first = first or seconds
-        mark = " (chosen)" if entry["train"] == chosen else ""
-        lines.append(f"| {name}{mark} | {statistics.mean(accuracy):.3f} ± {statistics.stdev(accuracy):.3f} "
-                     f"| {seconds:.1f} s | {seconds / first:.2f}× |")
     return lines
 
 

@@ -1,4 +1,4 @@
-"""Benchmark of labelsweep on the current machine: `python bench/run.py study|sweep|short|models|report`.
+"""Benchmark of labelsweep on the current machine: `python bench/run.py study|sweep|short|report`.
 
 study   the default study (params.yaml as committed): one `dvc repro` in the repository from an empty
         cache, every stage process timed (LABELSWEEP_TIMINGS); writes bench/out/study.json and
@@ -12,8 +12,6 @@ short   on an up-to-date seed's sweep: the cores' matmul peak; training throughp
         Fashion-MNIST MLPs (labelsweep.training.fit) against one MLP and a bare PyTorch loop (3
         interleaved runs each); a no-op `dvc repro` (3 runs); the cost of one added noise level;
         `short throughput noop` runs only those parts. Writes bench/out/short.json.
-models  Roman-numerals models: test accuracy (3 seeds) against time per fit, on the sweep's
-        deduplicated data (data/roman/raw). Writes bench/out/models.json.
 report  turns them into the tables of BENCHMARKS.md (written between its markers, and to
         bench/out/table.md): bench/report.py. This file runs the measurements.
 """
@@ -64,8 +62,10 @@ def timed_repro(cwd: Path, name: str) -> int:
     start = time.time()
     status = subprocess.run(["dvc", "repro"], cwd=cwd, env={**ENV, "LABELSWEEP_TIMINGS": str(timings)}).returncode
     wall = time.time() - start
+    params = yaml.safe_load((cwd / "params.yaml").read_text())
+    grid = {key: params.get(key) for key in ("datasets", "noise", "thresholds", "runs", "study", "strategies")}
     (OUT / f"{name}.json").write_text(json.dumps({"machine": machine(), "wall_s": wall, "start": start,
-                                                  "returncode": status}, indent=2))
+                                                  "returncode": status, "grid": grid}, indent=2))
     print(f"{name}: {wall:.0f} s, dvc repro exit status {status}")
     return status
 
@@ -176,45 +176,6 @@ def throughput(runs: int = 3) -> dict:
             "matmul_gflops": matmul_peak()}
 
 
-# The Roman-numerals models tried for issue 9 (the chosen one is params.yaml's), each on top of the
-# sweep's `roman.train` settings.
-ROMAN_CANDIDATES = {
-    "previous: width 8, 15 epochs, batch 64": {"width": 8, "epochs": 15, "batch_size": 64, "lr": 0.003,
-                                               "augment": None},
-    "width 8, 15 epochs, batch 64, augmented": {"width": 8, "epochs": 15, "batch_size": 64, "lr": 0.003},
-    "width 16, 15 epochs, batch 64, augmented": {"width": 16, "epochs": 15, "batch_size": 64, "lr": 0.003},
-    "width 16, 15 epochs, batch 128, augmented": {"width": 16, "epochs": 15, "batch_size": 128, "lr": 0.006},
-    "width 16, 20 epochs, batch 64, augmented": {"width": 16, "epochs": 20, "batch_size": 64, "lr": 0.003},
-    "width 16, 30 epochs, batch 64, augmented": {"width": 16, "epochs": 30, "batch_size": 64, "lr": 0.003},
-}
-
-
-def models(seeds: tuple[int, ...] = (0, 1, 2)) -> None:
-    """Test accuracy and time per fit of each Roman candidate on the clean, deduplicated training set."""
-    import numpy as np
-
-    sys.path.insert(0, str(ROOT))
-    from labelsweep import training
-
-    raw = ROOT / "data/roman/raw"
-    images, labels = np.load(raw / "train_images.npy"), np.load(raw / "train_labels.npy")
-    test_images, test_labels = np.load(raw / "test_images.npy"), np.load(raw / "test_labels.npy")
-    base = yaml.safe_load((ROOT / "params.yaml").read_text())["roman"]["train"]
-    result = {"machine": machine(), "train_samples": len(labels), "test_samples": len(test_labels), "models": {}}
-    for name, change in ROMAN_CANDIDATES.items():
-        train = {**base, **change}
-        runs = []
-        for seed in seeds:
-            start = time.perf_counter()
-            fitted = training.fit(images, labels, 10, train, seed, desc=name)
-            seconds = time.perf_counter() - start
-            accuracy = float((training.predict_proba(fitted, test_images)[0].argmax(1) == test_labels).mean())
-            runs.append({"seed": seed, "fit_s": seconds, "test_accuracy": accuracy})
-            print(f"{name}, seed {seed}: {accuracy:.3f} in {seconds:.1f} s", flush=True)
-        result["models"][name] = {"train": train, "runs": runs}
-    (OUT / "models.json").write_text(json.dumps(result, indent=2))
-
-
 def added_level() -> dict:
     """Time `dvc repro` after adding one noise level, in a copy of the up-to-date repository."""
     with tempfile.TemporaryDirectory(prefix="labelsweep-bench-") as tmp:
@@ -251,7 +212,7 @@ if __name__ == "__main__":
     command = sys.argv[1] if len(sys.argv) > 1 else ""
     if command == "short":
         short(sys.argv[2:])
-    elif command in ("study", "study-finish", "sweep", "models", "report"):
-        {"study": study, "study-finish": study_finish, "sweep": sweep, "models": models, "report": report}[command]()
+    elif command in ("study", "study-finish", "sweep", "report"):
+        {"study": study, "study-finish": study_finish, "sweep": sweep, "report": report}[command]()
     else:
         sys.exit(__doc__)

@@ -2,15 +2,33 @@
 
 Every stage calls :func:`load_params` first, so a bad setting stops the pipeline with one message
 naming the key, its value and what is allowed -- before any data is read or any output written.
+
+The schema is declared with pydantic models, one per section (:class:`Params` at the top). Each checked value
+carries the text of what is allowed there; :func:`_validate` turns pydantic's first error into the one line
+``params.yaml: <key> = <value> is not allowed: <what is allowed>`` (:func:`labelsweep.errors.not_allowed`).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, ClassVar, Literal
 
 import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    WrapValidator,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from labelsweep.errors import ConfigError, not_allowed
 
@@ -32,179 +50,378 @@ MODELS = ("mlp", "cnn")
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "bf16")  # labelsweep.training.resolve_precision
 
+MAPPING = "a mapping of settings (see params.yaml in the repository)"  # a section that is not a mapping
+
+
+# -- How a refused value is reported -------------------------------------------------------------------------------
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _fail(key: str, value: Any, allowed: str) -> None:
-    raise not_allowed(key, value, allowed)
+def _refuse(allowed: str, **where: Any) -> PydanticCustomError:
+    """The error a validator raises: `allowed` is the message's last part. `key` (a name or a list index) is
+    appended to the error's location and `value` replaces the value pydantic saw, where the bad part is
+    inside that value (a duplicate in a list, the one item of a list)."""
+    return PydanticCustomError("not_allowed", "{allowed}", {"allowed": allowed, **where})
 
 
-def _grid(params: dict, key: str, upper_inclusive: bool, prefix: str = "") -> list[float]:
-    """The grid `key` as a list; a single number is a one-level grid (what `dvc exp run -S noise=0.3` writes)."""
-    values = params.get(key)
+def _allowing(allowed: str) -> WrapValidator:
+    """Any error of pydantic's own about the annotated value (wrong type, out of range, missing or unknown key)
+    reads `allowed` and names the value itself; an error already phrased by an inner value is kept."""
+    def wrap(value: Any, handler: Callable[[Any], Any]) -> Any:
+        try:
+            return handler(value)
+        except ValidationError as err:
+            if err.errors()[0]["type"] == "not_allowed":
+                raise
+            raise _refuse(allowed) from None
+    return WrapValidator(wrap)
+
+
+def _key(prefix: str, loc: tuple | list) -> str:
+    """`fashion_mnist.train` + ('epochs',) -> `fashion_mnist.train.epochs`; `` + ('noise', 1) -> `noise[1]`."""
+    key = prefix
+    for part in loc:
+        key += f"[{part}]" if isinstance(part, int) else (f".{part}" if key else str(part))
+    return key
+
+
+def _first_error(err: ValidationError) -> tuple[list, Any, str]:
+    """The location, value and allowed text of pydantic's first error. A location element "sections" is left
+    out (where :class:`Params` keeps the dataset sections), and `{section}` in the text becomes the key of the
+    section the error is in."""
+    first = err.errors()[0]
+    ctx = first.get("ctx", {})
+    loc = [part for part in first["loc"] if part != "sections"]
+    allowed = ctx.get("allowed") or (MAPPING if first["type"] in ("model_type", "dict_type") else first["msg"])
+    allowed = allowed.replace("{section}", _key("", loc))
+    return loc + ([ctx["key"]] if "key" in ctx else []), ctx.get("value", first["input"]), allowed
+
+
+def _validate(model: type[BaseModel], value: Any, prefix: str) -> Any:
+    """`model` checked from `value`; its first error as one ConfigError line, keys named under `prefix`.
+
+    A ConfigError raised inside a validator (the checks across sections) comes through unchanged."""
+    try:
+        return model.model_validate(value)
+    except ValidationError as err:
+        error = err.errors()[0].get("ctx", {}).get("error")
+        if isinstance(error, ConfigError):
+            raise error from None
+        loc, value, allowed = _first_error(err)
+        raise not_allowed(_key(prefix, loc), value, allowed) from None
+
+
+# -- Values and lists of values --------------------------------------------------------------------------------------
+
+Number = StrictInt | Annotated[float, Field(strict=True, allow_inf_nan=False)]  # not a bool, not inf or nan
+
+
+def _choice(choices: tuple[str, ...]) -> Any:
+    """One of `choices` (the names the code that reads the setting knows)."""
+    return Annotated[Literal[choices], _allowing("one of " + ", ".join(choices))]
+
+
+def _positive(kind: str = "integer") -> Any:
+    base = StrictInt if kind == "integer" else Number
+    return Annotated[base, Field(gt=0), _allowing(f"a positive {kind}")]
+
+
+def _listed(allowed: str, as_list: Callable[[Any], Any], index_from: float = 1) -> WrapValidator:
+    """A list whose bad item is named with the item as value, as `key[i]` in a list of at least `index_from`
+    items, else as `key`; any other error reads `allowed`. `as_list` makes a list of a single value."""
+    def wrap(value: Any, handler: Callable[[Any], Any]) -> Any:
+        items = as_list(value)
+        try:
+            return handler(items)
+        except ValidationError as err:
+            first = err.errors()[0]
+            if first["type"] == "not_allowed" or not first["loc"]:
+                raise _refuse(first.get("ctx", {}).get("allowed", allowed)) from None
+            i = first["loc"][0]
+            if len(items) >= index_from:
+                raise _refuse(allowed, key=i, value=items[i]) from None
+            raise _refuse(allowed, value=items[i]) from None
+    return WrapValidator(wrap)
+
+
+def _distinct(allowed: str) -> AfterValidator:
+    """A non-empty list without duplicates (a duplicate level or seed would run the same cells twice)."""
+    def check(values: list) -> list:
+        if not values:
+            raise _refuse(allowed)
+        if len(set(values)) != len(values):
+            raise _refuse(f"{allowed} (duplicates found)")
+        return values
+    return AfterValidator(check)
+
+
+def _no_duplicates(names: list) -> list:
+    if len(set(names)) != len(names):
+        raise ValueError("duplicate names")
+    return names
+
+
+def _grid(key: str, upper_inclusive: bool) -> Any:
+    """A grid of levels in [0, 1) (noise) or [0, 1] (thresholds); a single number is a one-level grid (what
+    `dvc exp run -S noise=0.3` writes)."""
     interval = "[0, 1]" if upper_inclusive else "[0, 1)"
     allowed = f"a number or a non-empty list of distinct numbers in {interval}, e.g. {key}: [0.0, 0.5]"
-    if _is_number(values):
-        values = [values]
-    if not isinstance(values, list) or not values:
-        _fail(prefix + key, values, allowed)
-    for i, value in enumerate(values):
-        if not _is_number(value) or value < 0 or value > 1 or (value == 1 and not upper_inclusive):
-            _fail(f"{prefix}{key}[{i}]", value, allowed)
-    if len(set(values)) != len(values):
-        _fail(prefix + key, values, f"{allowed} (duplicates found)")
-    params[key] = values
-    return values
+    level = Annotated[Number, Field(ge=0, le=1) if upper_inclusive else Field(ge=0, lt=1)]
+    return Annotated[list[level], _distinct(allowed),
+                     _listed(allowed, lambda v: [v] if _is_number(v) else v)]
 
 
-def _positive(section: dict, key: str, prefix: str, kind: type = int) -> None:
-    value = section.get(key)
-    ok = _is_number(value) and value > 0 and (kind is float or isinstance(value, int))
-    if not ok:
-        _fail(f"{prefix}.{key}", value, f"a positive {'integer' if kind is int else 'number'}")
+def _names(item: Any, what: str) -> Any:
+    """A list of distinct names (or non-negative integers); a single value is a one-element list."""
+    allowed = f"a value or a non-empty list of distinct {what}"
+    return Annotated[list[item], _distinct(allowed),
+                     _listed(allowed, lambda v: v if isinstance(v, list) else [v], index_from=2)]
 
 
-def _optional_size(section: dict, key: str, prefix: str) -> None:
-    if section.get(key) is not None:
-        _positive(section, key, prefix)
+NoiseGrid = _grid("noise", upper_inclusive=False)
+ThresholdGrid = _grid("thresholds", upper_inclusive=True)
+NoiseKinds = _names(Literal[NOISE_KINDS], ", ".join(NOISE_KINDS))
+RegimeNames = _names(Annotated[StrictStr, Field(min_length=1)], "names")
+Seeds = _names(Annotated[StrictInt, Field(ge=0)], "non-negative integers")
+# No strategies (null or []) is the baseline and the threshold grid alone; a bad one is named without an index.
+Strategies = Annotated[list[Literal[STRATEGIES]],
+                       _listed("a list (possibly empty) of " + ", ".join(STRATEGIES),
+                               lambda v: [] if not v else v if isinstance(v, list) else [v], index_from=math.inf)]
+PositiveInt = _positive()
+PositiveNumber = _positive("number")
+Size = PositiveInt | None  # a subsample size; null: all of it
+FilterBy, RelabelWith, Source = _choice(FILTER_BY), _choice(RELABEL_WITH), _choice(SOURCES)
+Model, Device, Precision = _choice(MODELS), _choice(DEVICES), _choice(PRECISIONS)
 
 
-def _choice(section: dict, key: str, prefix: str, allowed: tuple[str, ...]) -> None:
-    if section.get(key) not in allowed:
-        _fail(f"{prefix}.{key}", section.get(key), "one of " + ", ".join(allowed))
+# -- The sections ---------------------------------------------------------------------------------------------------
+
+class _Section(BaseModel):
+    """A mapping of settings: an unknown key (a typo, a setting that does not exist) is refused by name, and a
+    missing one is checked as null."""
+
+    model_config = ConfigDict(frozen=True, validate_default=True)
+    keys_allowed: ClassVar[str] = ""
+
+    @classmethod
+    def known_keys(cls) -> tuple[str, ...]:
+        return tuple(cls.model_fields)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_keys_only(cls, values: Any) -> Any:
+        if isinstance(values, dict):
+            for key, value in values.items():
+                if key not in cls.known_keys():
+                    raise _refuse(cls.keys_allowed or "a key of this section: " + ", ".join(cls.known_keys()),
+                                  key=key, value=value)
+        return values
 
 
-def _section(parent: dict, key: str, prefix: str) -> dict:
-    value = parent.get(key)
-    if not isinstance(value, dict):
-        _fail(f"{prefix}{key}", value, "a mapping of settings (see params.yaml in the repository)")
-    return value
+class Cleanlab(_Section):
+    """How cleanlab finds the label issues and suggests labels."""
+
+    folds: Annotated[StrictInt, Field(ge=2), _allowing("an integer >= 2")] = None
+    filter_by: FilterBy = None
+    relabel_with: RelabelWith = None
+
+
+class Augment(BaseModel):
+    """Each training image's random rotation (degrees), shift and scale (shares of the side); all three given."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    degrees: Annotated[Number, Field(ge=0), _allowing("a number >= 0")]
+    translate: Annotated[Number, Field(ge=0, lt=1), _allowing("a number >= 0 and < 1")]
+    scale: Annotated[Number, Field(ge=0, lt=1), _allowing("a number >= 0 and < 1")]
+
+
+class Train(_Section):
+    """A training section: a dataset's `train`, or it with a regime's overrides."""
+
+    model: Model = None
+    width: PositiveInt = None
+    epochs: PositiveInt = None
+    batch_size: PositiveInt = None
+    lr: PositiveNumber = None
+    device: Device = None
+    precision: Precision = None
+    augment: Annotated[Augment, _allowing("null, or a mapping with degrees, translate and scale")] | None = None
+
+
+class Regime(_Section):
+    """A training regime: settings of the train section to override (checked merged with it), plus the size of
+    the stratified subsample it trains on."""
+
+    model_config = ConfigDict(extra="allow")
+    keys_allowed: ClassVar[str] = "a key of the train section, or train_size"
+    train_size: Size = None
+
+    @classmethod
+    def known_keys(cls) -> tuple[str, ...]:
+        return ("train_size", *Train.model_fields)
+
+
+class Data(_Section):
+    """Where a dataset's images come from (read by the download stage). An image_folder dataset needs its
+    folder, its training folders, a test share and an image size; a `url` comes with the `manifest` its files
+    are checked against."""
+
+    source: Source = None
+    train_subsample: Size = None
+    test_subsample: Size = None
+    path: Annotated[StrictStr, _allowing("a folder path or null")] | None = None
+    train_dirs: Annotated[list[Annotated[StrictStr, Field(min_length=1)]], Field(min_length=1),
+                          _allowing("a non-empty list of folder names under data.path")] | None = None
+    test_dir: Annotated[StrictStr, _allowing("a folder name under data.path, or null")] | None = None
+    test_share: Annotated[Number, Field(gt=0, lt=1), _allowing("a number in (0, 1)")] | None = None
+    image_size: Size = None
+    url: Annotated[StrictStr, Field(pattern="://"),
+                   _allowing("null, or the URL of a zip or tar archive of the class folders")] | None = None
+    manifest: Annotated[StrictStr, Field(min_length=1),
+                        _allowing("null, or the path of a manifest file in the repository")] | None = None
+
+    @model_validator(mode="after")
+    def _image_folder_settings(self) -> Data:
+        if self.source == "image_folder":
+            required = {"path": "the folder of an image_folder dataset (one sub-folder per class)",
+                        "train_dirs": "a non-empty list of folder names under data.path",
+                        "test_share": "a number in (0, 1)", "image_size": "a positive integer"}
+            for key, allowed in required.items():
+                if not getattr(self, key):
+                    raise _refuse(allowed, key=key, value=getattr(self, key))
+        if self.url is not None and self.manifest is None:
+            raise _refuse("a manifest file to check {section}.url's files against", key="manifest", value=None)
+        return self
+
+
+REGIMES = "a mapping from regime name to settings that override train (or null)"
+OVERRIDES = "null, or a mapping of train settings to override, plus an optional train_size"
+
+
+class Dataset(_Section):
+    """A dataset's section: `data` (read by download), `train` (read by every stage that fits a model), its
+    training regimes besides `default` (null: not run), and each class's confusable class (class_conditional
+    noise)."""
+
+    data: Data = None
+    train: Train = None
+    regimes: Annotated[dict[StrictStr, Annotated[Regime, _allowing(OVERRIDES)] | None],
+                       _allowing(REGIMES)] | None = None
+    confusable: Annotated[dict[StrictStr, StrictStr],
+                          _allowing("a mapping from every class name to another class name")] | None = None
+
+    @field_validator("regimes", mode="before")
+    @classmethod
+    def _default_is_taken(cls, regimes: Any) -> Any:
+        if isinstance(regimes, dict) and "default" in regimes:
+            raise _refuse("another name: `default` is the dataset's own train section", key="default",
+                          value=regimes["default"])
+        return regimes
+
+    @model_validator(mode="after")
+    def _regimes_train(self) -> Dataset:
+        """Each regime's train section (this one with its overrides) is checked, named under the regime."""
+        for name, regime in (self.regimes or {}).items():
+            if regime is not None:
+                try:
+                    Train.model_validate({**self.train.model_dump(), **regime.model_extra})
+                except ValidationError as err:
+                    loc, value, allowed = _first_error(err)
+                    raise _refuse(allowed, key=_key(f"regimes.{name}", loc), value=value) from None
+        return self
+
+
+class RunGrid(_Section):
+    """The runs of a level: noise kinds x regimes x seeds, each a list (a single value is a list of one)."""
+
+    noise_kinds: NoiseKinds = None
+    regimes: RegimeNames = None
+    seeds: Seeds = None
+
+
+STUDY = "null, or a mapping with noise, noise_kinds, regimes, seeds and thresholds"
+
+
+class Study(RunGrid):
+    """The study: its runs at its levels (those also in `noise` run it), with its threshold grid."""
+
+    noise: NoiseGrid = None
+    thresholds: ThresholdGrid = None
+
+
+def _check_against(grid: RunGrid, dataset_sections: Mapping[str, Mapping], prefix: str) -> None:
+    """Every regime of `grid` is `default` or named under every dataset's `regimes` (null there: that dataset
+    does not run it); class_conditional noise needs every dataset's confusable classes."""
+    for regime in grid.regimes:
+        for name, section in dataset_sections.items():
+            if regime != "default" and regime not in (section.get("regimes") or {}):
+                raise not_allowed(f"{prefix}.regimes", regime, f"default, or a regime named under {name}.regimes "
+                                  f"({', '.join(section.get('regimes') or {}) or 'none'})")
+    if "class_conditional" in grid.noise_kinds:
+        for name, section in dataset_sections.items():
+            if not section.get("confusable"):
+                raise not_allowed(f"{name}.confusable", section.get("confusable"), "a mapping from every class "
+                                  f"name to a confusable class (class_conditional noise is in {prefix})")
+
+
+class Params(BaseModel):
+    """params.yaml: the grids, the seed, cleanlab's settings, the strategies, and the section of every dataset
+    in `datasets` (kept in `sections`); other top-level keys (datasets not run) are not checked."""
+
+    model_config = ConfigDict(frozen=True, validate_default=True, extra="ignore")
+    datasets: Annotated[list[Annotated[StrictStr, Field(min_length=1)]], Field(min_length=1),
+                        AfterValidator(_no_duplicates),
+                        _allowing("a non-empty list of distinct dataset names, each with its own section")] = None
+    noise: NoiseGrid = None
+    thresholds: ThresholdGrid = None
+    seed: Annotated[StrictInt, Field(ge=0), _allowing("a non-negative integer")] = None
+    cleanlab: Cleanlab = None
+    strategies: Strategies = None
+    confident_relabel_min: Annotated[Number, Field(gt=0, le=1), _allowing("a probability in (0, 1]")] = None
+    sections: dict[str, Dataset] = {}
+    runs: RunGrid = None
+    study: Annotated[Study, _allowing(STUDY)] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _gather_sections(cls, values: Any) -> Any:
+        names = values.get("datasets") if isinstance(values, dict) else None
+        if isinstance(names, list) and all(isinstance(name, str) for name in names):
+            return {**values, "sections": {name: values.get(name) for name in names}}
+        return values
+
+    @model_validator(mode="after")
+    def _runs_in_every_dataset(self) -> Params:
+        sections = {name: section.model_dump() for name, section in self.sections.items()}
+        _check_against(self.runs, sections, "runs")
+        if self.study is not None:
+            _check_against(self.study, sections, "study")
+        return self
+
+
+# -- What the stages call ---------------------------------------------------------------------------------------
+
+def check_train(train: dict, prefix: str) -> None:
+    """Check a training section (a dataset's `train`, or it with a regime's overrides), naming keys under
+    `prefix`."""
+    _validate(Train, train, prefix)
 
 
 def check_dataset(params: dict, name: str) -> dict:
-    """Check the `<name>.data` and `<name>.train` sections; return the dataset's section."""
-    section = _section(params, name, "")
-    data = _section(section, "data", f"{name}.")
-    train = _section(section, "train", f"{name}.")
-    _choice(data, "source", f"{name}.data", SOURCES)
-    _optional_size(data, "train_subsample", f"{name}.data")
-    _optional_size(data, "test_subsample", f"{name}.data")
-    path = data.get("path")
-    if path is not None and not isinstance(path, str):
-        _fail(f"{name}.data.path", path, "a folder path or null")
-    if data["source"] == "image_folder":
-        if not path:
-            _fail(f"{name}.data.path", path, "the folder of an image_folder dataset (one sub-folder per class)")
-        dirs = data.get("train_dirs")
-        if not isinstance(dirs, list) or not dirs or not all(isinstance(d, str) and d for d in dirs):
-            _fail(f"{name}.data.train_dirs", dirs, "a non-empty list of folder names under data.path")
-        if data.get("test_dir") is not None and not isinstance(data.get("test_dir"), str):
-            _fail(f"{name}.data.test_dir", data.get("test_dir"), "a folder name under data.path, or null")
-        share = data.get("test_share")
-        if not _is_number(share) or not 0 < share < 1:
-            _fail(f"{name}.data.test_share", share, "a number in (0, 1)")
-        _positive(data, "image_size", f"{name}.data")
-        _check_fetch(data, f"{name}.data")
-    check_train(train, f"{name}.train")
-    _check_regimes(section, name)
-    confusable = section.get("confusable")
-    names_only = isinstance(confusable, dict) and all(isinstance(k, str) and isinstance(v, str)
-                                                      for k, v in confusable.items())
-    if confusable is not None and not names_only:
-        _fail(f"{name}.confusable", confusable, "a mapping from every class name to another class name")
-    return section
-
-
-def _check_fetch(data: dict, prefix: str) -> None:
-    """`url` (an archive to fetch when `path` is missing) comes with the `manifest` it is checked against."""
-    url, manifest = data.get("url"), data.get("manifest")
-    if url is not None and not (isinstance(url, str) and "://" in url):
-        _fail(f"{prefix}.url", url, "null, or the URL of a zip or tar archive of the class folders")
-    if manifest is not None and not (isinstance(manifest, str) and manifest):
-        _fail(f"{prefix}.manifest", manifest, "null, or the path of a manifest file in the repository")
-    if url is not None and manifest is None:
-        _fail(f"{prefix}.manifest", manifest, f"a manifest file to check {prefix}.url's files against")
-
-
-def check_train(train: dict, prefix: str) -> None:
-    """Check a training section (a dataset's `train`, or it with a regime's overrides)."""
-    _choice(train, "model", prefix, MODELS)
-    _choice(train, "device", prefix, DEVICES)
-    _choice(train, "precision", prefix, PRECISIONS)
-    _positive(train, "width", prefix)
-    _positive(train, "epochs", prefix)
-    _positive(train, "batch_size", prefix)
-    _positive(train, "lr", prefix, float)
-    augment = train.get("augment")
-    if augment is not None:
-        keys = ("degrees", "translate", "scale")
-        if not isinstance(augment, dict) or set(augment) != set(keys):
-            _fail(f"{prefix}.augment", augment, "null, or a mapping with degrees, translate and scale")
-        for key in keys:
-            value = augment[key]
-            if not _is_number(value) or value < 0 or (key != "degrees" and value >= 1):
-                _fail(f"{prefix}.augment.{key}", value, "a number >= 0" + ("" if key == "degrees" else " and < 1"))
-
-
-def _check_regimes(section: dict, name: str) -> None:
-    regimes = section.get("regimes") or {}
-    if not isinstance(regimes, dict):
-        _fail(f"{name}.regimes", regimes, "a mapping from regime name to settings that override train (or null)")
-    for regime, overrides in regimes.items():
-        prefix = f"{name}.regimes.{regime}"
-        if regime == "default":
-            _fail(prefix, overrides, "another name: `default` is the dataset's own train section")
-        if overrides is None:
-            continue
-        if not isinstance(overrides, dict):
-            _fail(prefix, overrides, "null, or a mapping of train settings to override, plus an optional train_size")
-        unknown = sorted(set(overrides) - set(section["train"]) - {"train_size", "augment"})
-        if unknown:
-            _fail(f"{prefix}.{unknown[0]}", overrides[unknown[0]], "a key of the train section, or train_size")
-        _optional_size(overrides, "train_size", prefix)
-        check_train({**section["train"], **overrides}, prefix)
-
-
-def _names(params: dict, key: str, allowed: tuple[str, ...] | None, kind: type = str, prefix: str = "") -> list:
-    """A list of distinct names (or non-negative integers); a single value is a one-element list. Messages name
-    the setting as `prefix` + `key`."""
-    values = params.get(key)
-    what = "non-negative integers" if kind is int else ("names" if allowed is None else ", ".join(allowed))
-    message = f"a value or a non-empty list of distinct {what}"
-    if not isinstance(values, list):
-        values = [values]
-    for i, value in enumerate(values):
-        ok = (isinstance(value, int) and not isinstance(value, bool) and value >= 0) if kind is int else (
-            isinstance(value, str) and value and (allowed is None or value in allowed))
-        if not ok:
-            _fail(f"{prefix}{key}[{i}]" if len(values) > 1 else f"{prefix}{key}", value, message)
-    if not values or len(set(values)) != len(values):
-        _fail(f"{prefix}{key}", params.get(key), message + " (duplicates found)" if values else message)
-    return values
+    """Check the `<name>.data`, `<name>.train`, `<name>.regimes` and `<name>.confusable` sections; return the
+    dataset's section as it is in params.yaml."""
+    _validate(Dataset, params.get(name), name)
+    return params[name]
 
 
 def check_runs(runs: dict, dataset_sections: dict[str, dict], prefix: str = "runs.") -> dict:
     """Check the `runs` grids (noise kinds, regimes, seeds), each as a list; every regime must be `default`
     or named under every dataset's `regimes` (null there: that dataset does not run it)."""
-    checked = {
-        "noise_kinds": _names(runs, "noise_kinds", NOISE_KINDS, prefix=prefix),
-        "regimes": _names(runs, "regimes", None, prefix=prefix),
-        "seeds": _names(runs, "seeds", None, kind=int, prefix=prefix),
-    }
-    for regime in checked["regimes"]:
-        for name, section in dataset_sections.items():
-            if regime != "default" and regime not in (section.get("regimes") or {}):
-                _fail(f"{prefix}regimes", regime, f"default, or a regime named under {name}.regimes "
-                      f"({', '.join(section.get('regimes') or {}) or 'none'})")
-    if "class_conditional" in checked["noise_kinds"]:
-        for name, section in dataset_sections.items():
-            if not section.get("confusable"):
-                _fail(f"{name}.confusable", section.get("confusable"),
-                      f"a mapping from every class name to a confusable class (class_conditional noise is in "
-                      f"{prefix.rstrip('.')})")
-    return checked
+    grid = _validate(RunGrid, runs, prefix.rstrip("."))
+    _check_against(grid, dataset_sections, prefix.rstrip("."))
+    return grid.model_dump()
 
 
 def check_study(study: dict | None, dataset_sections: dict[str, dict]) -> dict | None:
@@ -213,17 +430,13 @@ def check_study(study: dict | None, dataset_sections: dict[str, dict]) -> dict |
     if study is None:
         return None
     if not isinstance(study, dict):
-        _fail("study", study, "null, or a mapping with noise, noise_kinds, regimes, seeds and thresholds")
-    checked = check_runs(study, dataset_sections, prefix="study.")
-    levels = {"noise": study.get("noise"), "thresholds": study.get("thresholds")}
-    checked["noise"] = _grid(levels, "noise", upper_inclusive=False, prefix="study.")
-    checked["thresholds"] = _grid(levels, "thresholds", upper_inclusive=True, prefix="study.")
-    return checked
+        raise not_allowed("study", study, STUDY)
+    checked = _validate(Study, study, "study")
+    _check_against(checked, dataset_sections, "study")
+    return checked.model_dump()
 
 
-def load_params(dataset: str | None = None, path: str | Path = "params.yaml") -> dict:
-    """Load and check params.yaml: the grids, the seed, cleanlab's settings and `dataset`'s section."""
-    path = Path(path)
+def _read(path: Path) -> dict:
     try:
         params = yaml.safe_load(path.read_text())
     except FileNotFoundError:
@@ -232,36 +445,24 @@ def load_params(dataset: str | None = None, path: str | Path = "params.yaml") ->
         raise ConfigError(f"{path} is not valid YAML: {err}") from None
     if not isinstance(params, dict):
         raise ConfigError(f"{path} must be a mapping of settings, got {params!r}")
+    return params
 
-    names = params.get("datasets")
-    if not isinstance(names, list) or not names or len(set(map(str, names))) != len(names):
-        _fail("datasets", names, "a non-empty list of distinct dataset names, each with its own section")
-    _grid(params, "noise", upper_inclusive=False)
-    _grid(params, "thresholds", upper_inclusive=True)
-    seed = params.get("seed")
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        _fail("seed", seed, "a non-negative integer")
-    cleanlab = _section(params, "cleanlab", "")
-    folds = cleanlab.get("folds")
-    if not isinstance(folds, int) or isinstance(folds, bool) or folds < 2:
-        _fail("cleanlab.folds", folds, "an integer >= 2")
-    _choice(cleanlab, "filter_by", "cleanlab", FILTER_BY)
-    _choice(cleanlab, "relabel_with", "cleanlab", RELABEL_WITH)
-    strategies = params.get("strategies") or []
-    if not isinstance(strategies, list):
-        strategies = [strategies]
-    for strategy in strategies:
-        if strategy not in STRATEGIES:
-            _fail("strategies", strategy, "a list (possibly empty) of " + ", ".join(STRATEGIES))
-    params["strategies"] = strategies
-    minimum = params.get("confident_relabel_min")
-    if not _is_number(minimum) or not 0 < minimum <= 1:
-        _fail("confident_relabel_min", minimum, "a probability in (0, 1]")
-    sections = {name: check_dataset(params, name) for name in names}
-    params["runs"] = check_runs(_section(params, "runs", ""), sections)
-    params["study"] = check_study(params.get("study"), sections)
-    if dataset is not None and dataset not in names:
-        raise ConfigError(f"dataset {dataset!r} is not in params.yaml datasets {names}")
+
+def load_model(path: str | Path = "params.yaml") -> Params:
+    """params.yaml checked, as typed settings (:class:`Params`)."""
+    return _validate(Params, _read(Path(path)), "")
+
+
+def load_params(dataset: str | None = None, path: str | Path = "params.yaml") -> dict:
+    """Load and check params.yaml: the grids, the seed, cleanlab's settings and every dataset's section. The
+    settings as in the file, with the grids, runs and strategies as lists and the study as a dict of lists (or
+    None); a `dataset` not in `datasets` is refused."""
+    params = _read(Path(path))
+    model = _validate(Params, params, "")
+    if dataset is not None and dataset not in model.datasets:
+        raise ConfigError(f"dataset {dataset!r} is not in params.yaml datasets {model.datasets}")
+    params.update(noise=model.noise, thresholds=model.thresholds, strategies=model.strategies,
+                  runs=model.runs.model_dump(), study=None if model.study is None else model.study.model_dump())
     return params
 
 

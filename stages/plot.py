@@ -276,7 +276,7 @@ def write_sweep(args: argparse.Namespace, accuracy: pd.DataFrame, detection: pd.
                      out / f"{stem}.png")
     review = Path(args.issues) / artifacts.level_name(0.0) / "review.csv"
     if 0.0 in levels and review.is_file():
-        table = sweep.review_table(pd.read_csv(review))
+        table = sweep.review_table(pd.read_csv(review, dtype={"sample_id": str}))  # "17312" is an id, not a number
         raw = Path(args.raw)
         ids = (raw / "train_ids.txt").read_text().splitlines()
         fig = sweep.draw_review(table, np.load(raw / "train_images.npy"), ids, name)

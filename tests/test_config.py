@@ -201,3 +201,120 @@ def test_a_grid_value_outside_its_range_on_the_command_line_is_refused(tmp_path,
                        "--out", "out")
     assert result.returncode == 2 and "--noise-level" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+# The schema is declared with pydantic (labelsweep.config): what it adds, and that its errors stay one line.
+
+@pytest.mark.parametrize("key, value, named", [_bad(*case) for case in BAD])
+def test_every_refusal_is_one_line_in_the_same_form(tmp_path, params, key, value, named):
+    """No pydantic text and no traceback: `params.yaml: <key> = <value> is not allowed: <what is allowed>`."""
+    set_key(params, key, value)
+    with pytest.raises(ConfigError) as err:
+        load_params(path=write(tmp_path, params))
+    message = str(err.value)
+    assert "\n" not in message and "validation error" not in message.lower() and "pydantic" not in message
+    assert message.startswith(f"params.yaml: {named} = ") and " is not allowed: " in message
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("noise", [0.1, 1.0], "noise[1] = 1.0 is not allowed: a number or a non-empty list of distinct numbers in "
+                          "[0, 1), e.g. noise: [0.0, 0.5]"),
+    ("runs.seeds", [0, -1], "runs.seeds[1] = -1 is not allowed: a value or a non-empty list of distinct "
+                            "non-negative integers"),
+    ("runs.seeds", -1, "runs.seeds = -1 is not allowed: a value or a non-empty list of distinct non-negative integers"),
+    ("study.noise", [1.5], "study.noise[0] = 1.5 is not allowed: a number or a non-empty list of distinct numbers "
+                           "in [0, 1), e.g. noise: [0.0, 0.5]"),
+    ("fashion_mnist.train.epochs", 0, "fashion_mnist.train.epochs = 0 is not allowed: a positive integer"),
+    ("fashion_mnist.regimes.memorise.epochs", 0,
+     "fashion_mnist.regimes.memorise.epochs = 0 is not allowed: a positive integer"),
+    ("strategies", ["keep_rest", "magic"], "strategies = 'magic' is not allowed: a list (possibly empty) of "
+                                           "keep_rest, perfect_detection, random_removal, true_labels, "
+                                           "confident_relabel"),
+    ("roman.data.url", "https://example.org/roman.zip", None),  # with the committed manifest: allowed
+    ("seed", -1, "seed = -1 is not allowed: a non-negative integer"),
+])
+def test_the_messages_read_as_before(tmp_path, params, key, value, message):
+    """The exact wording of a few refusals, as the hand-written checks gave them."""
+    set_key(params, key, value)
+    if message is None:
+        load_params(path=write(tmp_path, params))
+        return
+    with pytest.raises(ConfigError) as err:
+        load_params(path=write(tmp_path, params))
+    assert str(err.value) == f"params.yaml: {message}"
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("fashion_mnist.train.dropout", 0.5, "fashion_mnist.train.dropout = 0.5 is not allowed: a key of this section: "
+                                         "model, width, epochs, batch_size, lr, device, precision, augment"),
+    ("cleanlab.fold", 5, "cleanlab.fold = 5 is not allowed: a key of this section: folds, filter_by, relabel_with"),
+    ("runs.seed", [0], "runs.seed = [0] is not allowed: a key of this section: noise_kinds, regimes, seeds"),
+    ("study.strategies", [], "study.strategies = [] is not allowed: a key of this section: noise_kinds, regimes, "
+                             "seeds, noise, thresholds"),
+    ("roman.data.paht", "x", "roman.data.paht = 'x' is not allowed: a key of this section: source, "
+                             "train_subsample, test_subsample, path, train_dirs, test_dir, test_share, image_size, "
+                             "url, manifest"),
+    ("roman.train.augment.shear", 0.1, "roman.train.augment = {'degrees': 10, 'scale': 0.1, 'shear': 0.1, "
+                                       "'translate': 0.1} is not allowed: null, or a mapping with degrees, translate "
+                                       "and scale"),  # as before: the augment mapping as a whole
+])
+def test_an_unknown_key_is_named_in_one_line(tmp_path, params, key, value, message):
+    """A typo in a section's key is refused by name, with the keys the section has (it used to be ignored)."""
+    set_key(params, key, value)
+    with pytest.raises(ConfigError) as err:
+        load_params(path=write(tmp_path, params))
+    assert str(err.value) == f"params.yaml: {message}"
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("fashion_mnist.train.width", "wide", "fashion_mnist.train.width = 'wide' is not allowed: a positive integer"),
+    ("fashion_mnist.train.width", 16.0, "fashion_mnist.train.width = 16.0 is not allowed: a positive integer"),
+    ("fashion_mnist.train.lr", float("inf"), "fashion_mnist.train.lr = inf is not allowed: a positive number"),
+    ("fashion_mnist.train", [1], "fashion_mnist.train = [1] is not allowed: a mapping of settings (see params.yaml "
+                                 "in the repository)"),
+    ("cleanlab.folds", "5", "cleanlab.folds = '5' is not allowed: an integer >= 2"),
+    ("roman.confusable", {"i": ["ii"]}, "roman.confusable = {'i': ['ii']} is not allowed: a mapping from every "
+                                        "class name to another class name"),
+    ("study", "yes", "study = 'yes' is not allowed: null, or a mapping with noise, noise_kinds, regimes, seeds and "
+                     "thresholds"),
+])
+def test_a_wrong_type_is_named_in_one_line(tmp_path, params, key, value, message):
+    """A value of the wrong type (a string for a number, a float for an integer, a list for a mapping) is
+    refused like an out-of-range one, not with pydantic's own text."""
+    set_key(params, key, value)
+    with pytest.raises(ConfigError) as err:
+        load_params(path=write(tmp_path, params))
+    assert str(err.value) == f"params.yaml: {message}"
+
+
+def test_a_url_needs_its_manifest(tmp_path, params):
+    """An image_folder dataset fetched from a URL is checked against a manifest; the message names the URL's key."""
+    params["roman"]["data"].update(url="https://example.org/roman.zip", manifest=None)
+    with pytest.raises(ConfigError) as err:
+        load_params(path=write(tmp_path, params))
+    assert str(err.value) == ("params.yaml: roman.data.manifest = None is not allowed: a manifest file to check "
+                              "roman.data.url's files against")
+
+
+def test_the_typed_settings_match_the_dict(tmp_path, params):
+    """load_model gives the same settings as typed objects: the stages' dict and the model agree."""
+    from labelsweep.config import Params, load_model
+
+    path = write(tmp_path, params)
+    model, loaded = load_model(path), load_params(path=path)
+    assert isinstance(model, Params)
+    assert model.noise == loaded["noise"] and model.thresholds == loaded["thresholds"]
+    assert model.runs.model_dump() == loaded["runs"] and model.study.model_dump() == loaded["study"]
+    assert model.sections["roman"].train.augment.degrees == params["roman"]["train"]["augment"]["degrees"]
+    assert model.sections["fashion_mnist"].regimes["memorise"].train_size == 5000
+    assert loaded["fashion_mnist"] == params["fashion_mnist"]  # a dataset's section as in the file
+
+
+def test_check_train_names_the_regime(params):
+    """check_train (a regime's merged train section) names keys under the prefix it is given."""
+    from labelsweep.config import check_train
+
+    check_train(params["roman"]["train"], "roman.train")
+    with pytest.raises(ConfigError, match=r"^params\.yaml: roman\.regimes\.big\.model = 'vit' is not allowed: "
+                                          r"one of mlp, cnn$"):
+        check_train({**params["roman"]["train"], "model": "vit"}, "roman.regimes.big")

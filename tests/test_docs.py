@@ -61,17 +61,20 @@ def test_every_claims_block_is_what_the_committed_results_give_wherever_it_lives
             "python -m labelsweep.report --write"
 
 
-@pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("bench_report", ROOT / "bench" / "report.py")
+def bench(name: str):
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", ROOT / "bench" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-def test_the_benchmark_tables_are_what_the_committed_records_give(bench):
+@pytest.mark.parametrize(("name", "render"), [("report", "render_report"), ("precision", "render"),
+                                              ("models", "render"), ("own_images", "render")])
+def test_the_benchmark_tables_are_what_the_committed_records_give(name, render):
+    """Each benchmark script's table in BENCHMARKS.md is what it renders from its committed record in bench/out."""
+    module = bench(name)
     document = (ROOT / "BENCHMARKS.md").read_text()
-    assert between(document, bench.BEGIN, bench.END) == bench.render_report()
+    assert between(document, module.BEGIN, module.END) == getattr(module, render)()
 
 
 def test_every_relative_link_of_the_readme_and_docs_names_a_file_that_exists():

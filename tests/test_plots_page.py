@@ -33,7 +33,8 @@ CASES = {
     "custom": (["roman", "my_photos"], [0.0, 0.25], [0.2, 0.5, 0.8]),
 }
 FIGURES = ["accuracy_vs_noise.csv", "accuracy_by_share.csv", "differences.csv", "flagged_vs_injected.csv",
-           "detection_by_filter.csv", "gallery.png"]
+           "detection_by_filter.csv", "gallery.png", "sweep_accuracy.csv", "sweep_gain.csv", "sweep_flagged.csv",
+           "label_review.png"]
 
 
 
