@@ -13,7 +13,7 @@ speed: Adam is element-wise, so a stacked model's weights follow the same path a
 alone (tests/test_training.py checks it); only dropout draws its masks for the stack together.
 
 Precision (``train.precision``): ``auto`` trains under bf16 autocast where the device computes in bf16
-natively (CUDA, or a CPU with AVX512-BF16 or AMX) and in float32 elsewhere; losses, softmax
+natively and faster (CUDA, or a CPU with AMX; see :func:`cpu_has_native_bf16`) and in float32 elsewhere; losses, softmax
 probabilities and so everything handed to cleanlab are float32. The CNN runs in channels-last memory
 order, which measured faster on CPUs (BENCHMARKS.md).
 
@@ -51,17 +51,23 @@ def resolve_device(name: str) -> torch.device:
 
 @cache
 def cpu_has_native_bf16() -> bool:
-    """Whether this CPU computes bf16 products in hardware (AVX512-BF16 or AMX), from /proc/cpuinfo's flags."""
+    """Whether this CPU has bf16 matrix units (AMX), from /proc/cpuinfo's flags.
+
+    AVX512-BF16 alone does not count: on an Intel Xeon with it (and without AMX), bf16 autocast measured 1.3x
+    *slower* for the stacked MLPs and no faster for the CNN than fp32 (BENCHMARKS.md), so `auto` keeps fp32
+    there; where it pays (the AMD EPYC measured in issue 17), ``precision: bf16`` asks for it.
+    """
     try:
         with open("/proc/cpuinfo") as f:
             flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
     except OSError:
         return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
+    return "amx_bf16" in flags
 
 
 def resolve_precision(name: str, device: torch.device) -> str:
-    """``fp32`` or ``bf16``: `name` itself, or for ``auto`` bf16 where `device` runs it natively."""
+    """``fp32`` or ``bf16``: `name` itself, or for ``auto`` bf16 where `device` runs it natively and faster
+    (CUDA with bf16 support; a CPU with AMX)."""
     if name != "auto":
         return name
     if device.type == "cuda":

@@ -250,7 +250,7 @@ def test_auto_precision_is_bf16_where_the_device_computes_it_natively(monkeypatc
 
 
 @pytest.mark.parametrize(("flags", "expected"), [
-    ("fpu sse2 avx512f avx512_bf16", True), ("fpu amx_bf16 amx_tile", True), ("fpu sse2 avx2 avx512f", False)])
+    ("fpu sse2 avx512f avx512_bf16", False), ("fpu avx512_bf16 amx_bf16 amx_tile", True), ("fpu sse2 avx2", False)])
 def test_the_cpu_capability_is_read_from_cpuinfo_flags(monkeypatch, tmp_path, flags, expected):
     cpuinfo = tmp_path / "cpuinfo"
     cpuinfo.write_text(f"processor\t: 0\nflags\t\t: {flags}\n")
