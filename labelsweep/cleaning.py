@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-PRUNED = -1  # label value that marks a sample left out of training
+from labelsweep.labels import NO_LABEL
 
 
 def split_flagged(flagged: np.ndarray, quality: np.ndarray, prune_share: float) -> tuple[np.ndarray, np.ndarray]:
@@ -32,11 +32,11 @@ def split_flagged(flagged: np.ndarray, quality: np.ndarray, prune_share: float) 
 def cleaned_labels(
     given: np.ndarray, flagged: np.ndarray, quality: np.ndarray, suggested: np.ndarray, prune_share: float
 ) -> np.ndarray:
-    """Training labels after pruning/relabelling: `given` with pruned samples set to ``PRUNED``."""
+    """Training labels after pruning/relabelling: `given` with pruned samples set to ``NO_LABEL``."""
     prune_idx, relabel_idx = split_flagged(flagged, quality, prune_share)
     labels = np.asarray(given, dtype=np.int64).copy()
     labels[relabel_idx] = suggested[relabel_idx]
-    labels[prune_idx] = PRUNED
+    labels[prune_idx] = NO_LABEL
     return labels
 
 
@@ -100,7 +100,7 @@ def kept_labels(given: np.ndarray, flagged: np.ndarray, quality: np.ndarray, pru
     rest of them with their given labels (``prune_share=0``: the baseline; ``1``: prune all flagged)."""
     prune_idx, _ = split_flagged(flagged, quality, prune_share)
     labels = np.asarray(given, dtype=np.int64).copy()
-    labels[prune_idx] = PRUNED
+    labels[prune_idx] = NO_LABEL
     return labels
 
 
@@ -124,17 +124,17 @@ def training_cells(given: np.ndarray, original: np.ndarray, flipped: np.ndarray,
     if "keep_rest" in strategies:
         cells += [("keep_rest", t, kept_labels(given, flagged, quality, t)) for t in thresholds]
     if "perfect_detection" in strategies:
-        cells.append(("perfect_detection", math.nan, np.where(flipped, PRUNED, given)))
+        cells.append(("perfect_detection", math.nan, np.where(flipped, NO_LABEL, given)))
     if "random_removal" in strategies:
         removed = np.zeros(len(given), dtype=bool)
         removed[rng.choice(len(given), size=int(np.sum(flagged)), replace=False)] = True
-        cells.append(("random_removal", math.nan, np.where(removed, PRUNED, given)))
+        cells.append(("random_removal", math.nan, np.where(removed, NO_LABEL, given)))
     if "true_labels" in strategies:
         cells.append(("true_labels", math.nan, np.asarray(original, dtype=np.int64).copy()))
     if "confident_relabel" in strategies:
         sure = flagged & (suggested_prob >= confident_min)
         cells.append(("confident_relabel", math.nan,
-                      np.where(sure, suggested, np.where(flagged, PRUNED, given)).astype(np.int64)))
+                      np.where(sure, suggested, np.where(flagged, NO_LABEL, given)).astype(np.int64)))
     return cells
 
 

@@ -13,7 +13,7 @@ settings and may train on a stratified subsample (``train_size``), e.g. a model 
 labels. A dataset may set a regime to null: it does not run it (the stage says so).
 
 Every per-sample array of a level has one row per run (or per cell) over *all* training samples; a
-sample outside a run's training subsample has label :data:`NOT_IN_RUN`, which the training loop
+sample outside a run's training subsample has label `labelsweep.labels.NO_LABEL`, which the training loop
 skips like a pruned sample. ``runs.csv``, written by inject_noise, gives the row order.
 """
 
@@ -25,7 +25,6 @@ from pathlib import Path
 
 import pandas as pd
 
-NOT_IN_RUN = -1  # the label of a training sample outside a run's training set (= training.EXCLUDED)
 DEFAULT_REGIME = "default"
 
 

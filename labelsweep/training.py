@@ -36,8 +36,7 @@ from torch import nn
 from tqdm import tqdm
 
 from labelsweep.errors import ConfigError
-
-EXCLUDED = -1  # a label that keeps a sample out of one model's loss
+from labelsweep.labels import NO_LABEL
 
 
 def resolve_device(name: str) -> torch.device:
@@ -228,10 +227,10 @@ def fit(images: np.ndarray, labels: np.ndarray, n_classes: int, train: dict, see
     :func:`predict_proba`). A progress bar (one tick per batch) goes to stderr.
     """
     labels = np.atleast_2d(np.asarray(labels, dtype=np.int64))
-    if not (labels != EXCLUDED).any(axis=1).all():
+    if not (labels != NO_LABEL).any(axis=1).all():
         raise ValueError("every model needs at least one training sample")
-    members = (labels != EXCLUDED).any(axis=0) if members is None else np.asarray(members, dtype=bool)
-    if ((labels != EXCLUDED) & ~members).any():
+    members = (labels != NO_LABEL).any(axis=0) if members is None else np.asarray(members, dtype=bool)
+    if ((labels != NO_LABEL) & ~members).any():
         raise ValueError("a model trains on a sample outside `members`")
     make_deterministic()
     device = resolve_device(train["device"])
@@ -245,7 +244,7 @@ def fit(images: np.ndarray, labels: np.ndarray, n_classes: int, train: dict, see
 
 def _fit_stack(x: torch.Tensor, labels: np.ndarray, n_classes: int, train: dict, seed: int, bf16: bool,
                bar: tqdm) -> nn.Module:
-    """One stack of models on the group's samples `x` (labels (M, len(x)), EXCLUDED outside a model's own)."""
+    """One stack of models on the group's samples `x` (labels (M, len(x)), NO_LABEL outside a model's own)."""
     device = x.device
     y = torch.from_numpy(labels).to(device)
     torch.manual_seed(seed)
@@ -268,7 +267,7 @@ def _fit_stack(x: torch.Tensor, labels: np.ndarray, n_classes: int, train: dict,
             if augment:
                 inputs = random_affine(inputs, augment["degrees"], augment["translate"], augment["scale"], generator)
             targets = y[:, batch]
-            own = targets != EXCLUDED
+            own = targets != NO_LABEL
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
                 logits = model(inputs)
             losses = F.cross_entropy(logits.float().flatten(0, 1), targets.clamp(min=0).flatten(),

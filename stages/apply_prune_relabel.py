@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 
 from labelsweep import artifacts, config, runs, stage
-from labelsweep.cleaning import PRUNED, training_cells
+from labelsweep.cleaning import training_cells
+from labelsweep.labels import NO_LABEL
 from labelsweep.noise import noise_rng
 
 
@@ -42,7 +43,7 @@ def main() -> None:
     rows, table = [], []
     with stage.work():
         for r, run in enumerate(plan):
-            members = labels[r] != runs.NOT_IN_RUN
+            members = labels[r] != NO_LABEL
             # Its own stream, so that random removal does not depend on the other strategies in the list.
             rng = noise_rng(run.seed, noise_level, run.noise_kind).spawn(1)[0]
             in_sweep = set(sweep_thresholds) if run.sweep else set()
@@ -58,13 +59,13 @@ def main() -> None:
                 study_cell = run.study and (prune_share != prune_share or prune_share in in_study)  # NaN: no share
                 if not (sweep or study_cell):
                     continue  # keep_rest at a sweep-only share
-                row = np.full(len(original), runs.NOT_IN_RUN, dtype=np.int64)
+                row = np.full(len(original), NO_LABEL, dtype=np.int64)
                 row[members] = cell
                 rows.append(row)
                 table.append({"run": r, "strategy": strategy, "prune_share": prune_share, "sweep": sweep,
                               "study": study_cell})
-                print(f"noise {noise_level} {run} {strategy} {prune_share}: pruned {int((cell == PRUNED).sum())}, "
-                      f"wrong labels kept {int(((cell != original[members]) & (cell != PRUNED)).sum())}")
+                print(f"noise {noise_level} {run} {strategy} {prune_share}: pruned {int((cell == NO_LABEL).sum())}, "
+                      f"wrong labels kept {int(((cell != original[members]) & (cell != NO_LABEL)).sum())}")
     csv = pd.DataFrame(table).to_csv(index=False, lineterminator="\n")
     artifacts.save_arrays(args.out, {"labels": np.stack(rows)}, extra={"cells.csv": csv})
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from labelsweep import artifacts, config, runs, stage
 from labelsweep.errors import not_allowed
+from labelsweep.labels import NO_LABEL
 
 
 def main() -> None:
@@ -33,14 +34,14 @@ def main() -> None:
     (labels,) = artifacts.load_arrays(args.noisy, "labels")
     plan = runs.load(args.noisy)
     n_classes = len(artifacts.load_classes(args.raw))
-    smallest = min(int(np.bincount(row[row != runs.NOT_IN_RUN], minlength=n_classes).min()) for row in labels)
+    smallest = min(int(np.bincount(row[row != NO_LABEL], minlength=n_classes).min()) for row in labels)
     if folds > smallest:
         raise not_allowed("cleanlab.folds", folds, f"the smallest class of a run has only {smallest} training samples "
                           f"(use at most {smallest} folds, or a larger subsample)")
 
     from sklearn.model_selection import StratifiedKFold
 
-    from labelsweep.training import EXCLUDED, environment, fit, predict_proba
+    from labelsweep.training import environment, fit, predict_proba
 
     images = np.load(Path(args.raw) / "train_images.npy")
     fold = np.full(labels.shape, -1, dtype=np.int64)
@@ -49,14 +50,14 @@ def main() -> None:
     for regime, seed, rows in runs.groups(plan):
         fold_labels = []  # per run of the group, row k: its labels with fold k's hidden from model k
         for r in rows:
-            members = np.flatnonzero(labels[r] != runs.NOT_IN_RUN)
+            members = np.flatnonzero(labels[r] != NO_LABEL)
             splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
             for k, (_, held_out) in enumerate(splitter.split(members, labels[r, members])):
                 fold[r, members[held_out]] = k
-            fold_labels.append(np.where(fold[r][None, :] == np.arange(folds)[:, None], EXCLUDED, labels[r][None, :]))
+            fold_labels.append(np.where(fold[r][None, :] == np.arange(folds)[:, None], NO_LABEL, labels[r][None, :]))
         train = runs.regime_settings(section, regime)[0]
         used[regime] = environment(train)
-        in_group = (labels[rows] != runs.NOT_IN_RUN).any(axis=0)  # the group's shared training set
+        in_group = (labels[rows] != NO_LABEL).any(axis=0)  # the group's shared training set
         with stage.fitting():
             models = fit(images, np.concatenate(fold_labels), n_classes, train, seed, members=in_group,
                          desc=f"{regime} seed {seed}: {len(rows)} x {folds} fold models")

@@ -24,6 +24,7 @@ from cleanlab.rank import get_label_quality_scores
 
 from labelsweep import artifacts, config, runs, stage
 from labelsweep.cleaning import detection_metrics, label_errors, review
+from labelsweep.labels import NO_LABEL
 
 
 def parse_args() -> argparse.Namespace:
@@ -46,7 +47,7 @@ def find(labels: np.ndarray, pred_probs: np.ndarray, filter_by: str) -> tuple[np
     flags = []
     with stage.work():
         for r in range(len(labels)):
-            members = labels[r] != runs.NOT_IN_RUN
+            members = labels[r] != NO_LABEL
             given, probs = labels[r, members], pred_probs[r, members]
             # Every filter_by, scored against the injected truth (cheap: no model is fit); the configured one is used.
             flags.append({method: find_label_issues(labels=given, pred_probs=probs, filter_by=method, n_jobs=1)
@@ -65,13 +66,13 @@ def suggest(labels: np.ndarray, flagged: np.ndarray, pred_probs: np.ndarray, ima
     suggested_prob = np.full(labels.shape, np.nan, dtype=np.float32)
     for regime, seed, rows in runs.groups(plan):
         if params["cleanlab"]["relabel_with"] == "pruned_refit" and flagged[rows].any():
-            from labelsweep.training import EXCLUDED, fit, predict_proba
+            from labelsweep.training import fit, predict_proba
 
-            refit_labels = np.where(flagged[rows], EXCLUDED, labels[rows])
+            refit_labels = np.where(flagged[rows], NO_LABEL, labels[rows])
             train = runs.regime_settings(params[dataset], regime)[0]
             with stage.fitting():
                 models = fit(images, refit_labels, pred_probs.shape[-1], train, seed,
-                             members=(labels[rows] != runs.NOT_IN_RUN).any(axis=0),
+                             members=(labels[rows] != NO_LABEL).any(axis=0),
                              desc=f"{regime} seed {seed}: refit without the flagged samples")
             candidates = np.flatnonzero(flagged[rows].any(axis=0))
             probs = np.full((len(rows), *pred_probs.shape[1:]), np.nan, dtype=np.float32)
@@ -91,7 +92,7 @@ def per_run(plan: list[runs.Run], labels: np.ndarray, flipped: np.ndarray, flagg
     """label_issues.csv's text (one row per run and training sample) and each run's detection record."""
     tables, records = [], []
     for r, run in enumerate(plan):
-        members = labels[r] != runs.NOT_IN_RUN
+        members = labels[r] != NO_LABEL
         tables.append(pd.DataFrame({
             "noise_kind": run.noise_kind, "regime": run.regime, "seed": run.seed,
             "sample_id": sample_ids[members],
@@ -130,7 +131,7 @@ def main() -> None:
     csv, records = per_run(plan, labels, flipped, flagged, quality, suggested, flags, original, sample_ids,
                            noise_level)
     extra = {"label_issues.csv": csv}
-    if noise_level == 0 and (labels != runs.NOT_IN_RUN).all(axis=1).any():  # a run that trains on every sample
+    if noise_level == 0 and (labels != NO_LABEL).all(axis=1).any():  # a run that trains on every sample
         extra["review.csv"] = own_labels_review(labels, pred_probs, plan, original, sample_ids,
                                                 artifacts.load_classes(raw), filter_by)
     artifacts.save_arrays(args.out, {"flagged": flagged, "quality": quality, "suggested": suggested,
@@ -141,7 +142,7 @@ def main() -> None:
 def own_labels_review(labels: np.ndarray, pred_probs: np.ndarray, plan: list[runs.Run], original: np.ndarray,
                       sample_ids: np.ndarray, classes: list[str], filter_by: str) -> str:
     """review.csv's text: the dataset's own labels ranked by cleanlab on the runs that trained on every sample."""
-    full = [r for r in range(len(plan)) if (labels[r] != runs.NOT_IN_RUN).all()]
+    full = [r for r in range(len(plan)) if (labels[r] != NO_LABEL).all()]
     found = review(original, pred_probs[full], filter_by)
     names = np.array(classes)
     table = pd.DataFrame({"sample_id": sample_ids, "given_label": names[original],

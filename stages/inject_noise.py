@@ -17,6 +17,7 @@ import numpy as np
 from labelsweep import artifacts, config, runs, stage
 from labelsweep.datasets import stratified_indices
 from labelsweep.errors import not_allowed
+from labelsweep.labels import NO_LABEL
 from labelsweep.noise import inject_noise
 
 
@@ -51,7 +52,7 @@ def main() -> None:
                               f"class name; the classes are {', '.join(classes)}")
         confusable = np.array([classes.index(mapping[c]) for c in classes])
 
-    labels = np.full((len(plan), len(true_labels)), runs.NOT_IN_RUN, dtype=np.int64)
+    labels = np.full((len(plan), len(true_labels)), NO_LABEL, dtype=np.int64)
     flipped = np.zeros(labels.shape, dtype=bool)
     with stage.work():
         for i, run in enumerate(plan):

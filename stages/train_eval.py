@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 
 from labelsweep import artifacts, config, runs, stage
-from labelsweep.cleaning import PRUNED
 from labelsweep.errors import DataError
+from labelsweep.labels import NO_LABEL
 
 
 def main() -> None:
@@ -37,7 +37,7 @@ def main() -> None:
     plan = runs.load(args.noisy)
     (labels,) = artifacts.load_arrays(args.cleaned, "labels")
     cells = pd.read_csv(Path(args.cleaned) / "cells.csv")
-    if not (labels != PRUNED).any(axis=1).all():
+    if not (labels != NO_LABEL).any(axis=1).all():
         raise DataError(f"{args.cleaned}: a cell prunes every training sample, nothing is left to train on")
     raw = Path(args.raw)
     n_classes = len(artifacts.load_classes(raw))
@@ -47,7 +47,7 @@ def main() -> None:
     (noisy,) = artifacts.load_arrays(args.noisy, "labels")
     images, test_images = np.load(raw / "train_images.npy"), np.load(raw / "test_images.npy")
     original = np.load(raw / "train_labels.npy")
-    wrong = (labels != PRUNED) & (labels != original)  # the wrong labels each cell trains on
+    wrong = (labels != NO_LABEL) & (labels != original)  # the wrong labels each cell trains on
     predicted = np.empty((len(labels), len(test_images)), dtype=np.int16)
     memorised = np.zeros(len(labels), dtype=np.int64)
     precision = {}
@@ -57,7 +57,7 @@ def main() -> None:
         which = which.ravel()
         train = runs.regime_settings(params[args.dataset], regime)[0]
         with stage.fitting():  # every cell of the group takes the same steps over the run's training set
-            models = fit(images, unique, n_classes, train, seed, members=(noisy[group] != runs.NOT_IN_RUN).any(axis=0),
+            models = fit(images, unique, n_classes, train, seed, members=(noisy[group] != NO_LABEL).any(axis=0),
                          desc=f"{args.dataset} noise {noise_level} {regime} seed {seed}: {len(unique)} models")
         with stage.work():
             predicted[rows] = predict_proba(models, test_images).argmax(axis=-1)[which]
@@ -68,7 +68,7 @@ def main() -> None:
                 memorised[rows] = ((fitted == labels[rows][:, asked]) & wrong[rows][:, asked]).sum(axis=1)
         precision[regime] = environment(train)["precision"]
 
-    kept = (labels != PRUNED)
+    kept = (labels != NO_LABEL)
     table = pd.DataFrame({
         "noise_level": noise_level,
         "noise_kind": [plan[r].noise_kind for r in cells.run],

@@ -21,8 +21,9 @@ import numpy as np
 import pandas as pd
 
 from labelsweep import artifacts, runs
-from labelsweep.cleaning import PRUNED, detection_metrics, label_errors, training_cells
+from labelsweep.cleaning import detection_metrics, label_errors, training_cells
 from labelsweep.config import FILTER_BY, STRATEGIES
+from labelsweep.labels import NO_LABEL
 from labelsweep.noise import inject_noise
 
 CLASSES = ["i", "ii", "iii", "iv", "v"]
@@ -69,7 +70,7 @@ def write_sweep(project: Path, dataset: str, levels: list[float], shares: list[f
 
     for level in levels:
         shape = (len(plan), samples)
-        labels, flipped = np.full(shape, runs.NOT_IN_RUN, dtype=np.int64), np.zeros(shape, dtype=bool)
+        labels, flipped = np.full(shape, NO_LABEL, dtype=np.int64), np.zeros(shape, dtype=bool)
         flagged, quality = np.zeros(shape, dtype=bool), np.full(shape, np.nan, dtype=np.float32)
         suggested, suggested_prob = labels.copy(), np.full(shape, np.nan, dtype=np.float32)
         tables, records, accuracy = [], [], []
@@ -101,7 +102,7 @@ def write_sweep(project: Path, dataset: str, levels: list[float], shares: list[f
                                    suggested_prob[r, inside], sorted(shares), list(strategies), confident_min,
                                    np.random.default_rng([seed, r]))
             for strategy, share, cell in cells:
-                kept = cell != PRUNED
+                kept = cell != NO_LABEL
                 accuracy.append({
                     "noise_level": level, "noise_kind": run.noise_kind, "regime": run.regime, "seed": run.seed,
                     "strategy": strategy, "prune_share": share,
@@ -112,7 +113,7 @@ def write_sweep(project: Path, dataset: str, levels: list[float], shares: list[f
         artifacts.save_arrays(project / "data" / dataset / "noisy" / artifacts.level_name(level),
                               {"labels": labels, "flipped": flipped}, extra={"runs.csv": runs.table_csv(plan)})
         extra = {"label_issues.csv": pd.concat(tables).to_csv(index=False, float_format="%.6f", lineterminator="\n")}
-        full = [r for r in range(len(plan)) if (labels[r] != runs.NOT_IN_RUN).all()]
+        full = [r for r in range(len(plan)) if (labels[r] != NO_LABEL).all()]
         if level == 0 and full:  # find_issues' review of the dataset's own labels, the first full run's flags
             r, names = full[0], np.array(CLASSES)
             extra["review.csv"] = pd.DataFrame({

@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from labelsweep.cleaning import PRUNED, cleaned_labels, detection_metrics, kept_labels, split_flagged, training_cells
+from labelsweep.cleaning import cleaned_labels, detection_metrics, kept_labels, split_flagged, training_cells
 from labelsweep.config import STRATEGIES
+from labelsweep.labels import NO_LABEL
 from labelsweep.noise import noise_rng
 
 from .conftest import checkout, run_stage, save_runs, write_raw
@@ -52,11 +53,11 @@ def test_cleaned_labels_prune_and_relabel():
     suggested = given.copy()
     suggested[FLAGGED] = 9
     labels = cleaned_labels(given, FLAGGED, QUALITY, suggested, 0.5)
-    assert labels[[1, 4, 7]].tolist() == [PRUNED] * 3
+    assert labels[[1, 4, 7]].tolist() == [NO_LABEL] * 3
     assert labels[[2, 5, 9]].tolist() == [9, 9, 9]
     assert np.array_equal(labels[~FLAGGED], given[~FLAGGED])
-    assert (cleaned_labels(given, FLAGGED, QUALITY, suggested, 0.0) != PRUNED).all()
-    assert (cleaned_labels(given, FLAGGED, QUALITY, suggested, 1.0)[FLAGGED] == PRUNED).all()
+    assert (cleaned_labels(given, FLAGGED, QUALITY, suggested, 0.0) != NO_LABEL).all()
+    assert (cleaned_labels(given, FLAGGED, QUALITY, suggested, 1.0)[FLAGGED] == NO_LABEL).all()
 
 
 def test_detection_metrics_on_a_hand_made_case():
@@ -124,10 +125,10 @@ def test_random_removal_prunes_as_many_samples_as_are_flagged_chosen_by_its_gene
     """6 samples pruned (as many as flagged), the others keep their given label; which 6 is the generator's
     choice (numpy's choice without replacement), so it changes with the seed and not with the other strategies."""
     row = np.array(cells(seed=seed)[("random_removal", None)])
-    assert (row == PRUNED).sum() == FLAGGED.sum() == 6
-    assert np.array_equal(row[row != PRUNED], GIVEN[row != PRUNED])
+    assert (row == NO_LABEL).sum() == FLAGGED.sum() == 6
+    assert np.array_equal(row[row != NO_LABEL], GIVEN[row != NO_LABEL])
     chosen = np.random.default_rng(seed).choice(10, size=6, replace=False)
-    assert sorted(np.flatnonzero(row == PRUNED).tolist()) == sorted(chosen.tolist())
+    assert sorted(np.flatnonzero(row == NO_LABEL).tolist()) == sorted(chosen.tolist())
     assert cells(seed=seed, strategies=["random_removal"])[("random_removal", None)] == row.tolist()
 
 
@@ -137,8 +138,8 @@ def test_keep_rest_prunes_what_prune_relabel_prunes_and_keeps_the_other_flagged_
     the other flagged samples with their given label, where prune_relabel relabels them."""
     made = cells()
     keep, relabel = np.array(made[("keep_rest", share)]), np.array(made[("prune_relabel", share)])
-    assert np.flatnonzero(keep == PRUNED).tolist() == np.flatnonzero(relabel == PRUNED).tolist() == pruned
-    kept = keep != PRUNED
+    assert np.flatnonzero(keep == NO_LABEL).tolist() == np.flatnonzero(relabel == NO_LABEL).tolist() == pruned
+    kept = keep != NO_LABEL
     assert np.array_equal(keep[kept], GIVEN[kept])
     assert np.array_equal(keep, kept_labels(GIVEN, FLAGGED, QUALITY, share))
 

@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from labelsweep import runs
+from labelsweep.labels import NO_LABEL
 from labelsweep.noise import NOISE_KINDS, inject_noise, noise_rng
 
 from .conftest import checkout, run_stage, set_runs, write_raw
@@ -207,7 +208,7 @@ def test_the_stage_writes_every_run_and_a_regime_draws_its_stratified_subsample(
     confusable = np.array([CLASSES.index(MAP[c]) for c in CLASSES])
     members = {}
     for row, (kind, regime, seed) in enumerate(plan):
-        inside = labels[row] != runs.NOT_IN_RUN
+        inside = labels[row] != NO_LABEL
         members[kind, regime, seed] = inside
         size, flips = (100, 30) if regime == "default" else (50, 15)
         assert inside.sum() == size and flipped[row].sum() == flips and not flipped[row, ~inside].any()

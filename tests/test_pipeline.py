@@ -32,8 +32,9 @@ import yaml
 from PIL import Image
 
 from labelsweep import runs, summary
-from labelsweep.cleaning import PRUNED, detection_metrics, label_errors, training_cells
+from labelsweep.cleaning import detection_metrics, label_errors, training_cells
 from labelsweep.config import FILTER_BY
+from labelsweep.labels import NO_LABEL
 from labelsweep.noise import noise_rng
 from labelsweep.training import resolve_precision
 
@@ -177,7 +178,7 @@ def check_outputs(project: Path, dataset: str, params: dict, sizes: dict) -> Non
         assert [(r.noise_kind, r.regime, r.seed) for r in plan] == sizes["runs"]
         noisy, flipped = (np.load(noisy_dir / f"{name}.npy") for name in ("labels", "flipped"))
         assert noisy.shape == flipped.shape == (len(plan), n)
-        members = noisy != runs.NOT_IN_RUN
+        members = noisy != NO_LABEL
         for r, entry in enumerate(plan):
             inside = members[r]
             assert inside.sum() == sizes["members"][entry.regime], (level, entry)
@@ -263,7 +264,7 @@ def check_outputs(project: Path, dataset: str, params: dict, sizes: dict) -> Non
                 == [(s, None if np.isnan(t) else t) for s, t, _ in expected]
             for row, (strategy, _, cell) in zip(rows, expected):
                 assert np.array_equal(cleaned[row, inside], cell), (level, entry, strategy)
-                assert (cleaned[row, ~inside] == PRUNED).all()
+                assert (cleaned[row, ~inside] == NO_LABEL).all()
 
         predicted = np.load(data / f"predictions/noise_{level}.npy")
         assert predicted.dtype == np.int16 and predicted.shape == (len(cleaned), len(test_labels))
@@ -277,7 +278,7 @@ def check_outputs(project: Path, dataset: str, params: dict, sizes: dict) -> Non
                     if np.array_equal(cleaned[i], cleaned[j]):
                         assert np.array_equal(predicted[i], predicted[j]), (level, i, j)
         accuracy = pd.read_csv(project / f"data/{dataset}/accuracy/noise_{level}.csv")
-        kept = cleaned != PRUNED
+        kept = cleaned != NO_LABEL
         expected = pd.DataFrame({
             "noise_level": level,
             "noise_kind": [plan[r].noise_kind for r in cells.run],

@@ -21,7 +21,8 @@ import torch
 import yaml
 
 from labelsweep import training
-from labelsweep.training import EXCLUDED, build_models, fit, predict_proba
+from labelsweep.labels import NO_LABEL
+from labelsweep.training import build_models, fit, predict_proba
 
 from .conftest import ROOT, checkout, run_stage, save_runs, write_raw
 
@@ -45,11 +46,11 @@ def toy() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 @pytest.mark.slow
 def test_a_label_masked_out_of_the_loss_is_not_learned_while_an_included_one_is():
-    """Model 0 (the odd samples EXCLUDED) and model 1 (all labels) train together on the same batches: model 0
+    """Model 0 (the odd samples NO_LABEL) and model 1 (all labels) train together on the same batches: model 0
     puts most of the odd samples' probability on their image's class and almost none on their given label, while
     model 1 memorises the given labels. So the masking, not the data, decides what a model knows."""
     images, truth, given = toy()
-    held_out = np.where(np.isin(np.arange(N), ODD), EXCLUDED, given)
+    held_out = np.where(np.isin(np.arange(N), ODD), NO_LABEL, given)
     probs = predict_proba(fit(images, np.vstack([held_out, given]), K, TRAIN, seed=0), images[ODD])
     assert probs.shape == (2, len(ODD), K)
     out_of_sample, in_sample = probs
@@ -118,7 +119,7 @@ def test_a_stacked_model_does_not_depend_on_the_labels_of_the_models_beside_it()
     """Row `truth` trained in a stack of 3 beside other labels, beside copies of itself, or in another place of the
     stack: the same probabilities to the bit (one initialisation, one batch order, each model its own loss)."""
     images, truth, given = toy()
-    pruned = np.where(np.isin(np.arange(N), ODD), EXCLUDED, given)
+    pruned = np.where(np.isin(np.arange(N), ODD), NO_LABEL, given)
     train = {**TRAIN, "epochs": 5}
     a = predict_proba(fit(images, np.vstack([truth, given, pruned]), K, train, seed=0), images)
     b = predict_proba(fit(images, np.vstack([truth, truth, truth]), K, train, seed=0), images)
@@ -212,7 +213,7 @@ def test_a_model_trained_alone_takes_the_same_steps_as_in_a_stack():
     the baseline's steps over the baseline's batches. Without `members` the pruned row alone sees fewer batches and
     ends elsewhere, so the check can fail."""
     images, truth, given = toy()
-    pruned = np.where(np.isin(np.arange(N), ODD), EXCLUDED, given)
+    pruned = np.where(np.isin(np.arange(N), ODD), NO_LABEL, given)
     rows = np.vstack([given, truth, pruned])
     everyone = np.ones(N, dtype=bool)
     stacked = predict_proba(fit(images, rows, K, SHORT, seed=3), images)
