@@ -78,18 +78,22 @@ def _panels(table: pd.DataFrame, width: float = 4.6, height: float = 3.6) -> tup
 
 
 def draw_accuracy(lines: pd.DataFrame, name: str) -> plt.Figure:
+    """Lines of the sweep's cells; the original study's published points as open squares in their cell's colour."""
     fig, axes, panels = _panels(lines)
+    colours = {series: f"C{i}" for i, series in enumerate(LINES.values())}
     for ax, name_of_panel in zip(axes, panels):
-        for i, (series, line) in enumerate(lines[lines.panel == name_of_panel].groupby("series", sort=False)):
-            published = series.startswith("original")
-            ax.plot(line.noise_percent, line.test_accuracy, marker="s" if published else "o", ms=6 if published else 3,
-                    ls="none" if published else "-", color=f"C{i}", label=series, mfc="none" if published else None)
+        for series, line in lines[lines.panel == name_of_panel].groupby("series", sort=False):
+            published = series.startswith("original study: ")
+            cell = series.removeprefix("original study: ")
+            colour = next((c for s, c in colours.items() if s.startswith(cell)), "grey")
+            ax.plot(line.noise_percent, line.test_accuracy, marker="s" if published else "o", ms=7 if published else 3,
+                    ls="none" if published else "-", color=colour, label=series, mfc="none" if published else None)
         ax.set_title(name_of_panel, fontsize=10)
         ax.set_xlabel("injected label noise (% of training labels wrong)", fontsize=9)
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("test accuracy")
     fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=3, fontsize=8)
-    fig.suptitle(f"{name}, the seed's sweep: test accuracy vs injected noise")
+    fig.suptitle(f"{name}, the seed's sweep: test accuracy vs injected noise (squares: the original study's numbers)")
     return fig
 
 
