@@ -24,7 +24,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from labelsweep.report import replace_between_markers  # noqa: E402
+from bench.report import command_line  # noqa: E402
 
 OUT = ROOT / "bench" / "out" / "models.json"
 BEGIN, END = "<!-- bench/models.py report: begin -->", "<!-- bench/models.py report: end -->"
@@ -116,11 +116,4 @@ def render() -> str:
 
 
 if __name__ == "__main__":
-    command = sys.argv[1] if len(sys.argv) > 1 else ""
-    if command == "run":
-        run()
-    elif command == "report":
-        document = ROOT / "BENCHMARKS.md"
-        document.write_text(replace_between_markers(document.read_text(), render(), BEGIN, END))
-    else:
-        sys.exit(__doc__)
+    command_line(__doc__, run, render, BEGIN, END)

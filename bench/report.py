@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import statistics
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -193,9 +194,21 @@ def study_table() -> list[str]:
 BEGIN, END = "<!-- bench/run.py report: begin -->", "<!-- bench/run.py report: end -->"
 
 
-def write_between_markers(path: Path, text: str) -> None:
-    """Replace what lies between the report markers in `path` with `text`."""
+def write_between_markers(path: Path, text: str, begin: str = BEGIN, end: str = END) -> None:
+    """Replace what lies between the markers `begin` and `end` in `path` with `text`."""
     sys.path.insert(0, str(ROOT))
     from labelsweep.report import replace_between_markers
 
-    path.write_text(replace_between_markers(path.read_text(), text, BEGIN, END))
+    path.write_text(replace_between_markers(path.read_text(), text, begin, end))
+
+
+def command_line(usage: str, run: Callable[[], None], render: Callable[[], str], begin: str, end: str) -> None:
+    """`python bench/<script>.py run|report`: measure, or write the script's table between its markers in
+    BENCHMARKS.md; anything else prints the script's `usage`."""
+    command = sys.argv[1] if len(sys.argv) > 1 else ""
+    if command == "run":
+        run()
+    elif command == "report":
+        write_between_markers(ROOT / "BENCHMARKS.md", render(), begin, end)
+    else:
+        sys.exit(usage)
