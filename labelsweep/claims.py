@@ -177,6 +177,32 @@ def sampling_error_claim(name: str, results: pd.DataFrame, data: dict) -> list[s
             "test images)"]
 
 
+def original_study_claims(sweep: pd.DataFrame) -> list[str]:
+    """The seed's sweep against the original study's published numbers (labelsweep.sweep.ORIGINAL), at the levels it
+    reported, per regime: a table of measured and published test accuracy. The sweep has one seed by default, so
+    the measured numbers have no interval; a difference from a published number is shown, not claimed."""
+    published = sweep[sweep.series.str.startswith("original study: ")]
+    measured = sweep[~sweep.series.str.startswith("original study: ") & sweep.panel.str.startswith("symmetric")]
+    if published.empty or measured.empty:
+        return ["(No symmetric-noise sweep with published numbers to compare: the seed's sweep has no committed "
+                "results for this dataset yet.)"]
+    lines = ["The seed's sweep (symmetric noise, one seed: no interval) at the levels the original study reported, "
+             "test accuracy measured here / published there:", "",
+             "| noise | model | baseline | cleanlab: prune all flagged |", "|---|---|---|---|"]
+    for (level, panel), rows in measured.groupby(["noise_percent", "panel"], sort=True):
+        mine = dict(zip(rows.series, rows.test_accuracy))
+        theirs = dict(zip(published[published.noise_percent == level].series,
+                          published[published.noise_percent == level].test_accuracy))
+        if not theirs:
+            continue
+        cells = [f"{mine.get(ours, np.nan):.3f} / {theirs.get(published_name, np.nan):.3f}"
+                 for ours, published_name in (("baseline (noisy labels)", "original study: baseline"),
+                                              ("cleanlab: prune all flagged",
+                                               "original study: cleanlab: prune all flagged"))]
+        lines.append(f"| {level:g} % | {panel.split(', ')[1]} | {cells[0]} | {cells[1]} |")
+    return lines
+
+
 def holm(p: np.ndarray, alpha: float = 1 - CONFIDENCE) -> np.ndarray:
     """Holm's step-down rejections of a family of p-values at familywise error `alpha`."""
     order = np.argsort(p)
@@ -223,12 +249,16 @@ def render_block(key: str, params: dict, plots: Path = Path("plots")) -> str:
         lines = filter_claims(pd.read_csv(folder / "detection_by_filter.csv"), params["cleanlab"]["filter_by"])
     elif topic == "detection":
         lines = detection_claims(pd.read_csv(folder / "detection.csv"))
+    elif topic == "original":
+        sweep = folder / "sweep_accuracy.csv"
+        lines = original_study_claims(pd.read_csv(sweep) if sweep.is_file() else
+                                      pd.DataFrame(columns=["noise_percent", "panel", "series", "test_accuracy"]))
     elif topic == "test_error":
         data = json.loads((folder / "data.json").read_text())
         lines = sampling_error_claim(name, pd.read_csv(folder / "results.csv"), data)
     else:
-        raise KeyError(f"unknown claims block {key!r}: <dataset>/<{'|'.join(TOPICS)}|filter_by|detection|test_error>"
-                       " or multiplicity")
+        raise KeyError(f"unknown claims block {key!r}: <dataset>/<{'|'.join(TOPICS)}|filter_by|detection|test_error"
+                       "|original> or multiplicity")
     return "\n".join(lines) + "\n"
 
 

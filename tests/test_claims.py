@@ -136,3 +136,26 @@ def test_every_direction_in_the_documents_follows_from_the_committed_differences
                             "no difference detected": low <= 0 <= high}[word], (key, line)
                     checked += 1
     assert checked >= 40  # the reading states every comparison of the committed study
+
+
+def test_the_original_study_table_sets_each_measured_number_beside_its_published_one():
+    """sweep_accuracy.csv's rows at the published levels become one table row per level and regime: measured /
+    published, for the baseline and prune-all; levels the original study did not publish, and class-conditional
+    panels, are left out; without published rows the block says there is nothing to compare."""
+    rows = [(level, f"symmetric noise, {regime} model", series, value)
+            for level in (0.0, 5.0, 30.0) for regime in ("default", "memorise")
+            for series, value in (("baseline (noisy labels)", 0.8 + level / 1000), ("cleanlab: prune all flagged", 0.7),
+                                  ("cleanlab: relabel all flagged", 0.6))]
+    rows += [(30.0, "class-conditional noise, default model", "baseline (noisy labels)", 0.5),
+             (0.0, "symmetric noise, default model", "original study: baseline", 0.886),
+             (30.0, "symmetric noise, default model", "original study: baseline", 0.781),
+             (30.0, "symmetric noise, default model", "original study: cleanlab: prune all flagged", 0.862)]
+    sweep = pd.DataFrame(rows, columns=["noise_percent", "panel", "series", "test_accuracy"])
+    lines = claims.original_study_claims(sweep)
+    table = [line for line in lines if line.startswith("| ") and "%" in line]
+    assert table == ["| 0 % | default model | 0.800 / 0.886 | 0.700 / nan |",
+                     "| 0 % | memorise model | 0.800 / 0.886 | 0.700 / nan |",
+                     "| 30 % | default model | 0.830 / 0.781 | 0.700 / 0.862 |",
+                     "| 30 % | memorise model | 0.830 / 0.781 | 0.700 / 0.862 |"]
+    nothing = claims.original_study_claims(sweep[~sweep.series.str.startswith("original")])
+    assert len(nothing) == 1 and "no committed results" in nothing[0]
