@@ -157,6 +157,21 @@ def cells(accuracy: pd.DataFrame) -> pd.DataFrame:
     return stats.assign(label=stats.cell.map(cell_label))
 
 
+def memorisation(accuracy: pd.DataFrame) -> pd.DataFrame:
+    """How much each cell's model fits the wrong labels it trained on: the share of them it reproduces at the end
+    of training (train_eval's ``memorised`` / ``wrong_labels``), per condition and cell over the seeds, with the
+    columns of :func:`spread`. Cells without wrong labels, and results from before train_eval counted them, are
+    left out (an empty table)."""
+    columns = [*CONDITION, "cell", "label", "mean", "sd", "min", "max", "n", "ci_low", "ci_high"]
+    if "memorised" not in accuracy:
+        return pd.DataFrame(columns=columns)
+    rows = accuracy[accuracy.wrong_labels > 0]
+    share = (rows.memorised / rows.wrong_labels).rename("memorised_share")
+    stats = spread(pd.concat([rows[[*CONDITION, "cell"]], share], axis=1).set_index([*CONDITION, "cell"])
+                   .memorised_share, [*CONDITION, "cell"]).reset_index()
+    return stats.assign(label=stats.cell.map(cell_label))[columns]
+
+
 def share_slope(wide: pd.DataFrame) -> pd.Series | None:
     """Per condition and seed, the least-squares slope of accuracy over the prune/relabel shares (accuracy
     change from relabelling all to pruning all, on a straight line); None where the grid has < 4 shares."""

@@ -248,7 +248,8 @@ def main() -> None:
                                Path(args.raw))
         for stem, data in [("accuracy_vs_noise", lines), ("accuracy_by_share", gains), ("differences", compared),
                            ("flagged_vs_injected", bars), ("detection_by_filter", filters),
-                           ("results", results), ("detection", detected)]:
+                           ("results", results), ("detection", detected),
+                           ("memorisation", summary.memorisation(accuracy))]:
             artifacts.save_csv(out / f"{stem}.csv", data)
         for stem, fig in [("accuracy_vs_noise", draw_accuracy(lines, name)), ("gain_by_share", draw_gain(gains, name)),
                           ("differences", draw_differences(compared, name)),

@@ -159,3 +159,20 @@ def test_the_original_study_table_sets_each_measured_number_beside_its_published
                      "| 30 % | memorise model | 0.830 / 0.781 | 0.700 / 0.862 |"]
     nothing = claims.original_study_claims(sweep[~sweep.series.str.startswith("original")])
     assert len(nothing) == 1 and "no committed results" in nothing[0]
+
+
+def test_memorisation_is_the_share_of_wrong_labels_reproduced_with_its_interval():
+    """summary.memorisation divides each cell's memorised count by its wrong labels, per seed, then takes the mean
+    and t-interval over the seeds; cells without wrong labels are left out; the claims list the baseline's."""
+    accuracy = pd.DataFrame({
+        "noise_level": 0.2, "noise_kind": "symmetric", "regime": "memorise", "seed": [0, 1, 2, 0],
+        "cell": ["baseline", "baseline", "baseline", "true_labels"], "wrong_labels": [10, 20, 40, 0],
+        "memorised": [5, 12, 30, 0]})
+    table = summary.memorisation(accuracy)
+    assert table.cell.tolist() == ["baseline"]
+    shares = np.array([0.5, 0.6, 0.75])
+    low, high = stats.t.interval(0.95, 2, loc=shares.mean(), scale=shares.std(ddof=1) / np.sqrt(3))
+    np.testing.assert_allclose(table[["mean", "ci_low", "ci_high"]].iloc[0], [shares.mean(), low, high])
+    lines = claims.memorisation_claims(table)
+    assert lines[1] == f"- 20 % symmetric, memorise: {shares.mean():.2f} [{low:.2f}, {high:.2f}] (n = 3)"
+    assert "Not measured" in claims.memorisation_claims(summary.memorisation(accuracy.drop(columns="memorised")))[0]
