@@ -55,8 +55,10 @@ repro: setup data
 lint: setup
 	ruff check .
 
+# Two pytest workers (pytest-xdist), a test file each at a time: the slow files run DVC and stage processes that wait
+# on disk and process start-up as much as on the cores, and a file's module fixtures are built once.
 test: setup data browser lint
-	pytest -q
+	pytest -q -n 2 --dist loadfile
 
 # The fast lane: every test but those marked slow (stage processes, DVC, model fitting; pyproject.toml). No
 # browser: the plots-page check is slow anyway.

@@ -182,6 +182,7 @@ def study_table() -> list[str]:
         rs = [r for r in records if f"data/{name}/" in " ".join(r["args"])]
         lines.append(f"| {name}: time in its {len(rs)} stage processes (of which fitting) "
                      f"| {sum(r['wall_s'] for r in rs) / 60:.1f} min ({sum(r['fit_s'] for r in rs) / 60:.1f} min) | |")
+    lines += sweep_part_rows(records, run.get("grid"))
     if (OUT / "study_finish.json").exists():
         finish = json.loads((OUT / "study_finish.json").read_text())
         reran = [json.loads(line)["stage"] for line in (OUT / "study_finish_timings.jsonl").read_text().splitlines()]
@@ -189,6 +190,28 @@ def study_table() -> list[str]:
         lines.append(f"| then a second `dvc repro` (bench/run.py study-finish: {kinds}; exit status "
                      f"{finish['returncode']}) | {finish['wall_s']:.0f} s | |")
     return lines
+
+
+def sweep_part_rows(records: list[dict], grid: dict | None) -> list[str]:
+    """The seed's sweep's share of the default run. At the study's levels the sweep's runs train in the same stage
+    processes as the study's, so its part is estimated from the levels outside the study, where a level holds the
+    sweep's runs alone: their mean time per level (both datasets), times the sweep's number of levels."""
+    if not grid or not grid.get("study"):
+        return []
+    study_levels = {str(level) for level in grid["study"]["noise"]}
+    outside = [str(level) for level in grid["noise"] if str(level) not in study_levels]
+    if not outside:
+        return []
+    seconds = {level: sum(r["wall_s"] for r in records if noise_level_of(r) == level)
+               for level in [*outside, *study_levels]}
+    per_level = sum(seconds[level] for level in outside) / len(outside)
+    study_extra = sum(seconds[level] - per_level for level in study_levels)
+    return [f"| the seed's sweep: its {len(outside)} levels outside the study (stage processes, both datasets) "
+            f"| {sum(seconds[level] for level in outside) / 60:.1f} min | |",
+            f"| … its part of the run: that per level × {len(grid['noise'])} levels | "
+            f"{per_level * len(grid['noise']) / 60:.1f} min | ≤ 30 min |",
+            f"| the study: what its {len(study_levels)} levels took beyond a sweep level "
+            f"| {study_extra / 60:.1f} min | |"]
 
 
 BEGIN, END = "<!-- bench/run.py report: begin -->", "<!-- bench/run.py report: end -->"

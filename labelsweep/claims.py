@@ -218,6 +218,22 @@ def memorisation_claims(table: pd.DataFrame) -> list[str]:
     return lines
 
 
+def review_claims(table: pd.DataFrame, train_samples: int, shown: int = 5) -> list[str]:
+    """The dataset's own labels at 0 % injected noise (plot's label_review.csv: the flagged ones, most suspicious
+    first): how many cleanlab flags, from how many runs' averaged probabilities, and the most suspicious few."""
+    if table.empty or "runs_averaged" not in table:
+        return ["(No review of the dataset's own labels: the committed results have no level at 0 % injected noise, "
+                "or cleanlab flags none of its labels there.)"]
+    runs = int(table.runs_averaged.iloc[0])
+    source = f"the out-of-sample probabilities of {runs} runs averaged" if runs > 1 else \
+        "the out-of-sample probabilities of one run (more seeds at 0 % would be averaged)"
+    lines = [f"At 0 % injected noise cleanlab flags {len(table):,} of the {train_samples:,} training labels "
+             f"({100 * len(table) / train_samples:.1f} %) as published, from {source}. The most suspicious:"]
+    lines += [f"- #{row.rank} `{row.sample_id}`: given {row.given_label}, suggested {row.suggested_label} "
+              f"(probability {row.suggested_prob:.2f})" for row in table.head(shown).itertuples()]
+    return lines
+
+
 def holm(p: np.ndarray, alpha: float = 1 - CONFIDENCE) -> np.ndarray:
     """Holm's step-down rejections of a family of p-values at familywise error `alpha`."""
     order = np.argsort(p)
@@ -271,12 +287,17 @@ def render_block(key: str, params: dict, plots: Path = Path("plots")) -> str:
         sweep = folder / "sweep_accuracy.csv"
         lines = original_study_claims(pd.read_csv(sweep) if sweep.is_file() else
                                       pd.DataFrame(columns=["noise_percent", "panel", "series", "test_accuracy"]))
+    elif topic == "review":
+        path = folder / "label_review.csv"
+        data = json.loads((folder / "data.json").read_text())
+        lines = review_claims(pd.read_csv(path, dtype={"sample_id": str}) if path.is_file() else pd.DataFrame(),
+                              data["train_samples"])
     elif topic == "test_error":
         data = json.loads((folder / "data.json").read_text())
         lines = sampling_error_claim(name, pd.read_csv(folder / "results.csv"), data)
     else:
         raise KeyError(f"unknown claims block {key!r}: <dataset>/<{'|'.join(TOPICS)}|filter_by|detection|test_error"
-                       "|original|memorisation> or multiplicity")
+                       "|original|memorisation|review> or multiplicity")
     return "\n".join(lines) + "\n"
 
 

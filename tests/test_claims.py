@@ -176,3 +176,19 @@ def test_memorisation_is_the_share_of_wrong_labels_reproduced_with_its_interval(
     lines = claims.memorisation_claims(table)
     assert lines[1] == f"- 20 % symmetric, memorise: {shares.mean():.2f} [{low:.2f}, {high:.2f}] (n = 3)"
     assert "Not measured" in claims.memorisation_claims(summary.memorisation(accuracy.drop(columns="memorised")))[0]
+
+
+def test_the_review_counts_the_flagged_own_labels_and_names_the_most_suspicious():
+    """The 0 % review's claim: the flagged count against the training set, how many runs' probabilities were
+    averaged, and the first rows of label_review.csv in its order; without a review, one line saying so."""
+    table = pd.DataFrame({"rank": [1, 2, 3], "sample_id": ["train/i/a.png", "val/v/b.png", "train/x/c.png"],
+                          "given_label": ["i", "v", "x"], "label_quality": [0.01, 0.02, 0.05],
+                          "suggested_label": ["ii", "iv", "ix"], "suggested_prob": [0.91, 0.6, 0.55],
+                          "runs_averaged": 3})
+    lines = claims.review_claims(table, 2831, shown=2)
+    assert lines[0] == ("At 0 % injected noise cleanlab flags 3 of the 2,831 training labels (0.1 %) as published, "
+                        "from the out-of-sample probabilities of 3 runs averaged. The most suspicious:")
+    assert lines[1:] == ["- #1 `train/i/a.png`: given i, suggested ii (probability 0.91)",
+                         "- #2 `val/v/b.png`: given v, suggested iv (probability 0.60)"]
+    assert "one run" in claims.review_claims(table.assign(runs_averaged=1), 2831)[0]
+    assert claims.review_claims(pd.DataFrame(), 2831)[0].startswith("(No review")

@@ -432,6 +432,29 @@ def test_a_change_makes_only_the_stages_it_touches_out_of_date(both, edit):
     assert status(both.project) == set()  # the dry run changed nothing
 
 
+def test_a_study_change_reruns_models_only_at_the_studys_levels(custom, tmp_path):
+    """With the study at 20 % only, a seed added to the study retrains models (crossval_probs, find_issues,
+    train_eval) at 20 % alone: at 0 % DVC reruns the cheap stages whose params name the study (inject_noise,
+    apply_prune_relabel), they write the same bytes, and nothing downstream of them runs."""
+    project = copy_project(custom.project, tmp_path / "project")
+    params = copy.deepcopy(custom.params)
+    params["study"]["noise"] = [0.2]
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    dvc(project, "repro", UPTO)
+    commit(project, "study at 20 % only")
+    before = output_hashes(project)
+
+    params["study"]["seeds"] = [0, 1]
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    ran = set(stages_run(dvc(project, "repro", UPTO).stdout))
+    assert ran == names("custom", [0.2], download=False) | names("custom", [0.0], ["inject_noise",
+                                                                                "apply_prune_relabel"], False)
+    after = output_hashes(project)
+    unchanged = [path for path in before if "noise_0.0" in path]
+    assert unchanged and all(after[path] == before[path] for path in unchanged)
+    assert any(after[path] != before[path] for path in before if "noise_0.2" in path)
+
+
 def test_exp_run_with_a_scalar_level_runs_that_level_as_the_list_form_would(custom, tmp_path):
     """`dvc exp run -S noise=0.3` as typed (the bridge) runs exactly the 0.3 stages; the list form
     `-S 'noise=[0.3]'` then finds every one of them up to date (same names, commands, deps and params): no stage
