@@ -170,7 +170,7 @@ def study_table() -> list[str]:
     in_stages, fit = sum(r["wall_s"] for r in records), sum(r["fit_s"] for r in records)
     grid = describe_grid(run.get("grid"))
     m, status = run["machine"], run["returncode"]
-    lines = [f"The default study ({grid}): one `dvc repro` from an empty cache on {m['cores']} cores, "
+    lines = [f"The default study ({grid}): one `dvc repro` from an empty cache on {m['cores']} cores, {m['cpu']}, "
              f"measured {m['date']}{'' if status == 0 else f' (exit status {status})'}:", "",
              "| measurement | result | target |", "|---|---|---|",
              f"| elapsed | {run['wall_s'] / 60:.1f} min | ≤ about 2 h |",
