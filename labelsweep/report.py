@@ -46,8 +46,9 @@ def _fmt(value: float | None, digits: int = 3) -> str:
 
 
 def _num(value: float, digits: int = 3, sign: str = "") -> str:
-    value = round(value, digits) + 0.0  # + 0.0: no "-0.000"
-    return f"{value:{sign}.{digits}f}".replace("-", "−")
+    """A signed number; a negative one that rounds to zero keeps its sign ("−0.000"), so that an interval that holds
+    0 reads so, while an exact zero (also -0.0) reads "+0.000"."""
+    return f"{value + 0.0:{sign}.{digits}f}".replace("-", "−")
 
 
 def interval(low: float, high: float, digits: int = 3, sign: str = "") -> str:

@@ -72,7 +72,8 @@ def flagged_lines(detection: pd.DataFrame) -> pd.DataFrame:
 
 def _panels(table: pd.DataFrame, width: float = 4.6, height: float = 3.6) -> tuple[plt.Figure, np.ndarray, list]:
     panels = list(dict.fromkeys(table.panel))
-    fig, axes = plt.subplots(1, len(panels), figsize=(1 + width * len(panels), 0.8 + height), squeeze=False,
+    # At least 10 inches wide, so that a one-panel sweep (one regime) still fits its title and legend.
+    fig, axes = plt.subplots(1, len(panels), figsize=(max(10.0, 1 + width * len(panels)), 0.8 + height), squeeze=False,
                              layout="constrained", sharey=True)
     return fig, axes[0], panels
 
@@ -93,7 +94,9 @@ def draw_accuracy(lines: pd.DataFrame, name: str) -> plt.Figure:
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("test accuracy")
     fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=3, fontsize=8)
-    fig.suptitle(f"{name}, the seed's sweep: test accuracy vs injected noise (squares: the original study's numbers)")
+    published = lines.series.str.startswith("original study: ").any()
+    squares = " (squares: the original study's numbers)" if published else ""
+    fig.suptitle(f"{name}, the seed's sweep: test accuracy vs injected noise{squares}")
     return fig
 
 

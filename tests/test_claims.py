@@ -192,3 +192,10 @@ def test_the_review_counts_the_flagged_own_labels_and_names_the_most_suspicious(
                          "- #2 `val/v/b.png`: given v, suggested iv (probability 0.60)"]
     assert "one run" in claims.review_claims(table.assign(runs_averaged=1), 2831)[0]
     assert claims.review_claims(pd.DataFrame(), 2831)[0].startswith("(No review")
+
+
+def test_an_interval_that_holds_zero_reads_so_even_where_a_bound_rounds_to_zero():
+    from labelsweep.report import interval
+
+    assert interval(-0.000221, 0.004421, sign="+") == "[−0.000, +0.004]"
+    assert interval(-0.0, 0.0, sign="+") == "[+0.000, +0.000]"

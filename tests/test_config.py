@@ -19,7 +19,15 @@ def set_key(params: dict, dotted: str, value) -> None:
         params[last] = value
 
 
-DELETE = object()
+class _Delete:
+    """The value that removes a key. Its repr is fixed, so that the parametrized test ids are the same in every
+    process (pytest-xdist's workers must collect the same ids)."""
+
+    def __repr__(self) -> str:
+        return "DELETE"
+
+
+DELETE = _Delete()
 BAD = [  # (key, value, the key as the message names it)
     ("noise", [0.0, 1.0], "noise[1]"),
     ("noise", [0.1, -0.05], "noise[1]"),
