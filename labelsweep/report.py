@@ -74,6 +74,9 @@ def data_line(name: str, data: dict) -> str:
                  f"{dedup['train_loaded']:,} training images were copies of another "
                  f"({dedup['train_label_conflicts']} with conflicting labels), and "
                  f"{dedup['test_overlap_removed']:,} of {dedup['test_loaded']:,} test images were training images")
+    libraries = data.get("libraries")  # recorded by the plot stage since issue 18
+    if libraries:
+        line += "; run with " + ", ".join(f"{package} {v}" for package, v in libraries.items())
     return f"{TITLES.get(name, name)}: {line}."
 
 

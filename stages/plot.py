@@ -22,6 +22,7 @@ metrics/<dataset>.json is summary.headline.
 
 import argparse
 import json
+from importlib.metadata import version
 from pathlib import Path
 
 import matplotlib
@@ -42,6 +43,8 @@ from labelsweep.tables import (  # noqa: E402
     read_study,
     with_panels,
 )
+
+LIBRARIES = ("torch", "torchvision", "cleanlab", "dvc", "numpy", "pandas", "matplotlib")
 
 NOISE_AXIS = "injected label noise (% of training labels wrong)"
 SHARE_AXIS = "share of the flagged samples pruned (%), lowest label quality first"
@@ -258,7 +261,10 @@ def main() -> None:
                           ("gallery", gallery)]:
             write_figure(fig, out / f"{stem}.png")
         write_sweep(args, every_accuracy, every_detection, levels, name, out)
-        artifacts.save_json(out / "data.json", json.loads(Path(args.summary).read_text()))
+        # The data's summary and the versions of the libraries the pipeline ran with (every stage runs in the
+        # environment this one runs in; the model stages also record theirs in data/<dataset>/pred_probs).
+        libraries = {package: version(package) for package in LIBRARIES}
+        artifacts.save_json(out / "data.json", {**json.loads(Path(args.summary).read_text()), "libraries": libraries})
         artifacts.save_json(args.metrics, summary.headline(accuracy, detection))
 
 
