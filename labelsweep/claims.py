@@ -1,6 +1,6 @@
 """The README's reading as claims computed from the committed results: every sentence that states a direction,
-a range or a "best" is made here from plots/<dataset>/{differences,results,detection,detection_by_filter}.csv
-and data.json, each with its 95 % interval.
+a range or a "best" is made here from plots/<dataset>/{differences,results,detection,detection_by_filter,
+memorisation,sweep_accuracy,label_review}.csv and data.json, each with its 95 % interval where the grid has seeds.
 
 The rule: a difference is called a difference only where its 95 % t-interval over the seeds (paired within a
 seed: labelsweep.summary) excludes 0; otherwise the claim says that no difference was detected and gives the

@@ -12,6 +12,7 @@ from scipy import stats
 
 from labelsweep import claims, summary
 from labelsweep.config import load_params
+from labelsweep.report import interval
 
 from .conftest import ROOT
 
@@ -195,7 +196,5 @@ def test_the_review_counts_the_flagged_own_labels_and_names_the_most_suspicious(
 
 
 def test_an_interval_that_holds_zero_reads_so_even_where_a_bound_rounds_to_zero():
-    from labelsweep.report import interval
-
     assert interval(-0.000221, 0.004421, sign="+") == "[−0.000, +0.004]"
     assert interval(-0.0, 0.0, sign="+") == "[+0.000, +0.000]"

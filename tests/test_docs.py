@@ -5,6 +5,7 @@ BENCHMARKS.md's tables are what `bench/run.py report` (bench/report.py) makes of
 bench/out/."""
 
 import importlib.util
+import json
 import re
 from pathlib import Path
 
@@ -88,8 +89,6 @@ def test_every_relative_link_of_the_readme_and_docs_names_a_file_that_exists():
 
 def test_the_readmes_first_run_time_is_the_run_of_records():
     """The README's "The first `make repro` ... N minutes" is the benchmark's record of the default run, rounded."""
-    import json
-
     wall = json.loads((ROOT / "bench" / "out" / "study.json").read_text())["wall_s"]
     readme = (ROOT / "README.md").read_text()
     assert f"runs the whole default grid from an empty cache: {round(wall / 60)} minutes" in readme
