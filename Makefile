@@ -1,12 +1,12 @@
 # Two entry points: `make repro` (set up, then run the whole study) and `make test` (set up, then test);
 # `make test-fast` runs the fast lane of the tests.
-# Set-up is idempotent: a virtual environment in .venv with the project and its pinned PyTorch, and
-# Fashion-MNIST from Debian's dataset-fashion-mnist package where apt-get can install it.
+# Set-up is idempotent: a virtual environment in .venv with the project and the exact versions of requirements.lock,
+# and Fashion-MNIST from Debian's dataset-fashion-mnist package where apt-get can install it.
 VENV := .venv
 BIN := $(VENV)/bin
-# On this project's reference machines these two releases install from local disk; elsewhere pip
-# downloads them (any torch >= 2.2 with its matching torchvision also works).
-TORCH := torch==2.14.1 torchvision==0.29.1
+# Every package of the environment, pinned with its hashes: the versions the committed results were made with
+# (Linux x86-64, Python 3.11; PyTorch's CUDA build). README, "Updating the environment", says how to update it.
+LOCK := requirements.lock
 FASHION_MNIST := /usr/share/datasets/fashion-mnist
 SYSTEM_PYTHON := $(shell command -v python3)
 
@@ -23,11 +23,13 @@ setup: $(VEGA_JS)
 $(VEGA_JS): $(BIN)/.installed labelsweep/plots_page.py
 	$(BIN)/python -m labelsweep.plots_page install $@
 
-$(BIN)/.installed: pyproject.toml
+# The lock holds setuptools too, so the project itself is built without fetching anything (--no-build-isolation);
+# pip check then fails if pyproject.toml declares a package the lock lacks.
+$(BIN)/.installed: $(LOCK) pyproject.toml
 	$(SYSTEM_PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q $(TORCH)
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q --require-hashes -r $(LOCK)
+	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
+	$(BIN)/pip check
 	touch $@
 
 # Best effort: without the package, the download stage falls back to torchvision (network needed).
