@@ -412,31 +412,12 @@ def check_train(train: dict, prefix: str) -> None:
     _validate(Train, train, prefix)
 
 
-def check_dataset(params: dict, name: str) -> dict:
-    """Check the `<name>.data`, `<name>.train`, `<name>.regimes` and `<name>.confusable` sections; return the
-    dataset's section as it is in params.yaml."""
-    _validate(Dataset, params.get(name), name)
-    return params[name]
-
-
 def check_runs(runs: dict, dataset_sections: dict[str, dict], prefix: str = "runs.") -> dict:
     """Check the `runs` grids (noise kinds, regimes, seeds), each as a list; every regime must be `default`
     or named under every dataset's `regimes` (null there: that dataset does not run it)."""
     grid = _validate(RunGrid, runs, prefix.rstrip("."))
     _check_against(grid, dataset_sections, prefix.rstrip("."))
     return grid.model_dump()
-
-
-def check_study(study: dict | None, dataset_sections: dict[str, dict]) -> dict | None:
-    """Check the `study` grid: its levels (a subset of `noise` runs it; others are ignored, so that `dvc exp run
-    -S noise=0.3` runs one sweep level), its runs as in :func:`check_runs`, and its threshold grid; null: no study."""
-    if study is None:
-        return None
-    if not isinstance(study, dict):
-        raise not_allowed("study", study, STUDY)
-    checked = _validate(Study, study, "study")
-    _check_against(checked, dataset_sections, "study")
-    return checked.model_dump()
 
 
 def _read(path: Path) -> dict:
