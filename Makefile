@@ -17,11 +17,11 @@ setup: $(BIN)/.installed
 	@$(BIN)/python -m dvc_scalar_grid install
 
 # setup also writes the Vega, Vega-Lite and Vega-Embed JavaScript that the offline `dvc plots show` page
-# (.dvc/plots/page.html) loads, from the vl-convert-python package, into the ignored .venv: labelsweep/plots_page.py.
+# (.dvc/plots/page.html) loads, from the vl-convert-python package, into the ignored .venv: labelsweep/tooling/plots_page.py.
 VEGA_JS := $(VENV)/share/vega/vega-bundle.js
 setup: $(VEGA_JS)
-$(VEGA_JS): $(BIN)/.installed labelsweep/plots_page.py
-	$(BIN)/python -m labelsweep.plots_page install $@
+$(VEGA_JS): $(BIN)/.installed labelsweep/tooling/plots_page.py
+	$(BIN)/python -m labelsweep.tooling.plots_page install $@
 
 # The lock holds setuptools too, so the project itself is built without fetching anything (--no-build-isolation);
 # pip check then fails if pyproject.toml declares a package the lock lacks.

@@ -82,8 +82,15 @@ def save_csv(path: str | Path, table: pd.DataFrame) -> None:
 
 
 def level_name(noise_level: float) -> str:
-    """How dvc.yaml names a noise level's files and folders (`noise_${item.noise}`)."""
+    """How dvc.yaml names a noise level's files and folders (`noise_${item.noise}`: DVC writes the float as Python
+    does)."""
     return f"noise_{noise_level}"
+
+
+def percent(share: Any) -> Any:
+    """A noise level or share (0-1, a number or a pandas Series) in percent, rounded to 6 decimals: the tables'
+    ``*_percent`` columns."""
+    return (100 * share).round(6) if hasattr(share, "round") else round(100 * float(share), 6)
 
 
 def accuracy_csv(results: str | Path, noise_level: float) -> Path:
@@ -94,8 +101,3 @@ def accuracy_csv(results: str | Path, noise_level: float) -> Path:
 def detection_json(results: str | Path, noise_level: float) -> Path:
     """A level's detection-quality file under a dataset's metrics folder, as dvc.yaml names it."""
     return Path(results) / "detection" / f"{level_name(noise_level)}.json"
-
-
-def issues_dir(issues: str | Path, noise_level: float) -> Path:
-    """A level's find_issues folder under a dataset's issues folder, as dvc.yaml names it."""
-    return Path(issues) / level_name(noise_level)

@@ -30,7 +30,9 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from labelsweep import strategies
 from labelsweep.errors import ConfigError, not_allowed
+from labelsweep.noise import NOISE_KINDS, uses_confusable
 
 FILTER_BY = (
     "prune_by_noise_rate",
@@ -43,9 +45,10 @@ FILTER_BY = (
 )
 RELABEL_WITH = ("pruned_refit", "crossval")
 SOURCES = ("fashion_mnist", "image_folder")
-NOISE_KINDS = ("symmetric", "class_conditional")  # labelsweep.noise
+# The registries (labelsweep.noise, labelsweep.strategies; plugins included) are complete once they are imported.
+KINDS = tuple(NOISE_KINDS)
 # The cells trained at every level besides the baseline and the prune/relabel threshold grid (README, "Strategies").
-STRATEGIES = ("keep_rest", "perfect_detection", "random_removal", "true_labels", "confident_relabel")
+STRATEGIES = strategies.optional()
 MODELS = ("mlp", "cnn")
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "bf16")  # labelsweep.training.resolve_precision
@@ -182,7 +185,7 @@ def _names(item: Any, what: str) -> Any:
 
 NoiseGrid = _grid("noise", upper_inclusive=False)
 ThresholdGrid = _grid("thresholds", upper_inclusive=True)
-NoiseKinds = _names(Literal[NOISE_KINDS], ", ".join(NOISE_KINDS))
+NoiseKinds = _names(Literal[KINDS], ", ".join(KINDS))
 RegimeNames = _names(Annotated[StrictStr, Field(min_length=1)], "names")
 Seeds = _names(Annotated[StrictInt, Field(ge=0)], "non-negative integers")
 # No strategies (null or []) is the baseline and the threshold grid alone; a bad one is named without an index.
@@ -359,11 +362,11 @@ def _check_against(grid: RunGrid, dataset_sections: Mapping[str, Mapping], prefi
             if regime != "default" and regime not in (section.get("regimes") or {}):
                 raise not_allowed(f"{prefix}.regimes", regime, f"default, or a regime named under {name}.regimes "
                                   f"({', '.join(section.get('regimes') or {}) or 'none'})")
-    if "class_conditional" in grid.noise_kinds:
+    for kind in uses_confusable(grid.noise_kinds)[:1]:
         for name, section in dataset_sections.items():
             if not section.get("confusable"):
                 raise not_allowed(f"{name}.confusable", section.get("confusable"), "a mapping from every class "
-                                  f"name to a confusable class (class_conditional noise is in {prefix})")
+                                  f"name to a confusable class ({kind} noise is in {prefix})")
 
 
 class Params(BaseModel):
@@ -409,31 +412,12 @@ def check_train(train: dict, prefix: str) -> None:
     _validate(Train, train, prefix)
 
 
-def check_dataset(params: dict, name: str) -> dict:
-    """Check the `<name>.data`, `<name>.train`, `<name>.regimes` and `<name>.confusable` sections; return the
-    dataset's section as it is in params.yaml."""
-    _validate(Dataset, params.get(name), name)
-    return params[name]
-
-
 def check_runs(runs: dict, dataset_sections: dict[str, dict], prefix: str = "runs.") -> dict:
     """Check the `runs` grids (noise kinds, regimes, seeds), each as a list; every regime must be `default`
     or named under every dataset's `regimes` (null there: that dataset does not run it)."""
     grid = _validate(RunGrid, runs, prefix.rstrip("."))
     _check_against(grid, dataset_sections, prefix.rstrip("."))
     return grid.model_dump()
-
-
-def check_study(study: dict | None, dataset_sections: dict[str, dict]) -> dict | None:
-    """Check the `study` grid: its levels (a subset of `noise` runs it; others are ignored, so that `dvc exp run
-    -S noise=0.3` runs one sweep level), its runs as in :func:`check_runs`, and its threshold grid; null: no study."""
-    if study is None:
-        return None
-    if not isinstance(study, dict):
-        raise not_allowed("study", study, STUDY)
-    checked = _validate(Study, study, "study")
-    _check_against(checked, dataset_sections, "study")
-    return checked.model_dump()
 
 
 def _read(path: Path) -> dict:

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from labelsweep.errors import DataError, not_allowed
+from labelsweep.sampling import stratified_indices
 
 FASHION_MNIST_MD5 = {  # of the decompressed files, as published by Zalando Research
     "train-images-idx3-ubyte": "f4a8712d7a061bf5bd6d2ca38dc4d50a",
@@ -198,14 +199,6 @@ def _dedup_train(split: Split, keys: list[bytes]) -> tuple[Split, set[bytes], di
     return _take(split, keep), {keys[i] for i in keep}, counts
 
 
-def stratified_indices(labels: np.ndarray, size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Split indices into a stratified `size`-sample part and the rest (both sorted)."""
-    from sklearn.model_selection import train_test_split
-
-    chosen, rest = train_test_split(np.arange(len(labels)), train_size=size, stratify=labels, random_state=seed)
-    return np.sort(chosen), np.sort(rest)
-
-
 def load_image_folder(name: str, data: dict, seed: int) -> Dataset:
     """Load the image-folder dataset `name` from its `data` settings, without duplicates or leakage.
 
@@ -219,7 +212,7 @@ def load_image_folder(name: str, data: dict, seed: int) -> Dataset:
     ``test_dir`` is null the test share is held out of the deduplicated training images, so it cannot
     hold a training image either. ``Dataset.dedup`` records the counts (before any subsampling).
     """
-    # Imported here, like torchvision: inject_noise imports this module for stratified_indices alone.
+    # Imported here, like torchvision: only an image folder needs it.
     from labelsweep.fetch import resolve_folder
 
     root = resolve_folder(name, data)  # data.path, else a fetched copy checked against its manifest

@@ -11,49 +11,93 @@ always changes:
 Papers that draw a noisy label from a noise matrix whose diagonal is ``1 - p`` let a "flip" land on
 the true class; their ``p`` corresponds to fewer wrong labels (``p * (K - 1) / K`` for symmetric noise
 over K classes). Here ``p`` is the wrong share itself. The random generator is seeded from the run's
-seed, the noise level and the kind, so a level's noise does not depend on which other levels, kinds
-or seeds are in the grid.
+seed, the noise level and the kind's *name*, so a level's noise does not depend on which other levels,
+kinds or seeds are in the grid, nor on the order the kinds are registered in.
+
+A noise kind is one entry of :data:`NOISE_KINDS` (:func:`noise_kind`): a name and the function that gives
+the chosen labels their wrong classes. params.yaml (`runs.noise_kinds`, `study.noise_kinds`) accepts every
+registered name.
 """
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import numpy as np
 
-from labelsweep.config import NOISE_KINDS
+# (labels of the chosen samples, the run's generator, number of classes, confusable class per class) -> new labels
+Flip = Callable[[np.ndarray, np.random.Generator, int, "np.ndarray | None"], np.ndarray]
 
 
-def noise_rng(seed: int, noise_level: float, kind: str = "symmetric") -> np.random.Generator:
-    # Integer key: the same level written as 0.3 or 0.30 gives the same noise. The symmetric key is the
-    # one earlier versions used, so their symmetric noise is unchanged.
-    key = [seed, int(round(noise_level * 1_000_000))]
-    return np.random.default_rng(key if kind == "symmetric" else [*key, 1 + NOISE_KINDS.index(kind)])
+@dataclass(frozen=True)
+class NoiseKind:
+    flip: Flip
+    uses_confusable: bool = False  # needs params.yaml `<dataset>.confusable` (each class's confusable class)
 
 
-def inject_noise(labels: np.ndarray, noise_level: float, n_classes: int, seed: int, kind: str = "symmetric",
+NOISE_KINDS: dict[str, NoiseKind] = {}
+SYMMETRIC, CLASS_CONDITIONAL = "symmetric", "class_conditional"
+
+
+def noise_kind(name: str, uses_confusable: bool = False) -> Callable[[Flip], Flip]:
+    """Register a noise kind under `name` (a decorator of its flip function)."""
+    def register(flip: Flip) -> Flip:
+        NOISE_KINDS[name] = NoiseKind(flip, uses_confusable)
+        return flip
+    return register
+
+
+def uses_confusable(kinds: list[str]) -> list[str]:
+    """The kinds of `kinds` that need every dataset's confusable classes."""
+    return [kind for kind in kinds if NOISE_KINDS[kind].uses_confusable]
+
+
+@noise_kind(SYMMETRIC)
+def _symmetric(labels: np.ndarray, rng: np.random.Generator, n_classes: int, confusable: np.ndarray | None
+               ) -> np.ndarray:
+    # An offset in 1..K-1 added modulo K is uniform over the other K-1 classes and never a no-op.
+    return (labels + rng.integers(1, n_classes, size=len(labels))) % n_classes
+
+
+@noise_kind(CLASS_CONDITIONAL, uses_confusable=True)
+def _class_conditional(labels: np.ndarray, rng: np.random.Generator, n_classes: int,
+                       confusable: np.ndarray | None) -> np.ndarray:
+    confusable = np.asarray(confusable, dtype=np.int64)
+    if confusable.shape != (n_classes,) or (confusable == np.arange(n_classes)).any():
+        raise ValueError("confusable must name, for every class, another class")
+    return confusable[labels]
+
+
+def stream_key(name: str) -> int:
+    """A stable 32-bit number from a noise kind's name (not Python's salted hash): its random stream's key."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "little")
+
+
+def noise_rng(seed: int, noise_level: float, kind: str = SYMMETRIC) -> np.random.Generator:
+    # Integer level key: the same level written as 0.3 or 0.30 gives the same noise.
+    return np.random.default_rng([seed, int(round(noise_level * 1_000_000)), stream_key(kind)])
+
+
+def inject_noise(labels: np.ndarray, noise_level: float, n_classes: int, seed: int, kind: str = SYMMETRIC,
                  confusable: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Return ``(noisy_labels, flipped)``: a copy of `labels` with exact-count noise of `kind`, and its mask.
 
-    `confusable[c]` is the class a flipped label of class c becomes (``class_conditional`` only).
+    `confusable[c]` is the class a flipped label of class c becomes (the kinds that use it).
     """
     if not 0 <= noise_level < 1:
         raise ValueError(f"noise_level must be in [0, 1), got {noise_level}")
     if n_classes < 2:
         raise ValueError(f"label noise needs at least 2 classes, got {n_classes}")
     if kind not in NOISE_KINDS:
-        raise ValueError(f"noise kind must be one of {NOISE_KINDS}, got {kind!r}")
+        raise ValueError(f"noise kind must be one of {tuple(NOISE_KINDS)}, got {kind!r}")
     labels = np.asarray(labels, dtype=np.int64)
     n_flips = int(round(noise_level * len(labels)))
     rng = noise_rng(seed, noise_level, kind)
     chosen = rng.choice(len(labels), size=n_flips, replace=False)
     noisy = labels.copy()
-    if kind == "symmetric":
-        # An offset in 1..K-1 added modulo K is uniform over the other K-1 classes and never a no-op.
-        noisy[chosen] = (labels[chosen] + rng.integers(1, n_classes, size=n_flips)) % n_classes
-    else:
-        confusable = np.asarray(confusable, dtype=np.int64)
-        if confusable.shape != (n_classes,) or (confusable == np.arange(n_classes)).any():
-            raise ValueError("confusable must name, for every class, another class")
-        noisy[chosen] = confusable[labels[chosen]]
+    noisy[chosen] = NOISE_KINDS[kind].flip(labels[chosen], rng, n_classes, confusable)
     flipped = np.zeros(len(labels), dtype=bool)
     flipped[chosen] = True
     return noisy, flipped

@@ -77,8 +77,8 @@ def table_csv(runs: list[Run]) -> str:
 def load(folder: str | Path) -> list[Run]:
     """The runs of a level, in row order, from the inject_noise folder's ``runs.csv``."""
     table = pd.read_csv(Path(folder) / "runs.csv")
-    return [Run(row.noise_kind, row.regime, int(row.seed), bool(getattr(row, "sweep", True)),
-                bool(getattr(row, "study", False))) for row in table.itertuples()]
+    return [Run(row.noise_kind, row.regime, int(row.seed), bool(row.sweep), bool(row.study))
+            for row in table.itertuples()]
 
 
 def groups(runs: list[Run]) -> Iterator[tuple[str, int, list[int]]]:

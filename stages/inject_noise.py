@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from labelsweep import artifacts, config, runs, stage
-from labelsweep.datasets import stratified_indices
 from labelsweep.errors import not_allowed
 from labelsweep.labels import NO_LABEL
-from labelsweep.noise import inject_noise
+from labelsweep.noise import inject_noise, uses_confusable
+from labelsweep.sampling import stratified_indices
 
 
 def main() -> None:
@@ -44,7 +44,7 @@ def main() -> None:
     true_labels = np.load(Path(args.raw) / "train_labels.npy")
     classes = artifacts.load_classes(args.raw)
     confusable = None
-    if any(run.noise_kind == "class_conditional" for run in plan):
+    if uses_confusable([run.noise_kind for run in plan]):
         mapping = section["confusable"]
         if sorted(mapping) != sorted(classes) or not set(mapping.values()) <= set(classes) or any(
                 mapping[c] == c for c in classes):

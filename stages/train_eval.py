@@ -80,8 +80,8 @@ def main() -> None:
         "train_samples": kept.sum(axis=1),
         "wrong_labels": wrong.sum(axis=1),
         "memorised": memorised,
-        "sweep": cells.get("sweep", True),  # a cells.csv without the columns: one grid, the sweep
-        "study": cells.get("study", False),
+        "sweep": cells.sweep,
+        "study": cells.study,
         "precision": [precision[plan[r].regime] for r in cells.run],
     })
     print(table.to_string(index=False))

@@ -195,3 +195,17 @@ def save_runs(folder: Path, labels: np.ndarray, flipped: np.ndarray, runs: list[
     (folder / "runs.csv").write_text("noise_kind,regime,seed,sweep,study\n"
                                      + "".join(f"{k},{r},{s},True,{study}\n" for k, r, s in runs))
     return folder
+
+
+def training_cells(given: np.ndarray, original: np.ndarray, flipped: np.ndarray, flagged: np.ndarray,
+                   quality: np.ndarray, suggested: np.ndarray, suggested_prob: np.ndarray, thresholds: list[float],
+                   chosen: list[str], confident_min: float, rng: np.random.Generator
+                   ) -> list[tuple[str, float, np.ndarray]]:
+    """labelsweep.strategies.training_cells of the arrays a test holds, as (strategy, prune_share, labels) rows
+    (prune_share NaN where the strategy takes none): the columns of cells.csv."""
+    from labelsweep import strategies
+
+    evidence = strategies.Evidence(given, original, flipped, flagged, quality, suggested, suggested_prob,
+                                   confident_min, rng)
+    return [(cell.strategy, cell.prune_share, labels)
+            for cell, labels in strategies.training_cells(evidence, list(thresholds), list(chosen))]

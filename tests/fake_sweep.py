@@ -21,10 +21,12 @@ import numpy as np
 import pandas as pd
 
 from labelsweep import artifacts, runs
-from labelsweep.cleaning import detection_metrics, label_errors, training_cells
+from labelsweep.cleaning import detection_metrics, label_errors
 from labelsweep.config import FILTER_BY, STRATEGIES
 from labelsweep.labels import NO_LABEL
 from labelsweep.noise import inject_noise
+
+from .conftest import training_cells
 
 CLASSES = ["i", "ii", "iii", "iv", "v"]
 # The runs of every level (noise kind, regime, seed) unless told otherwise: the study's shape, smaller.
@@ -121,7 +123,7 @@ def write_sweep(project: Path, dataset: str, levels: list[float], shares: list[f
                 "flagged": flagged[r].astype(int), "suggested_label": names[suggested[r]],
                 "suggested_prob": np.nan_to_num(suggested_prob[r], nan=0.5), "runs_averaged": 1,
             }).sort_values(["label_quality", "sample_id"]).to_csv(index=False, lineterminator="\n")
-        artifacts.save_arrays(artifacts.issues_dir(project / "data" / dataset / "issues", level),
+        artifacts.save_arrays(project / "data" / dataset / "issues" / artifacts.level_name(level),
                               {"flagged": flagged, "quality": quality, "suggested": suggested,
                                "suggested_prob": suggested_prob}, extra=extra)
         artifacts.save_json(artifacts.detection_json(results, level), {"noise_level": level, "runs": records})

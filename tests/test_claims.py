@@ -1,5 +1,5 @@
-"""labelsweep.claims on small made-up tables (no stages, no DVC), and the documents' claims against the committed
-results, checked with scipy's own t-interval rather than the functions the claims use."""
+"""labelsweep.analysis.claims on small made-up tables (no stages, no DVC), and the documents' claims against the
+committed results, checked with scipy's own t-interval rather than the functions the claims use."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from labelsweep import claims, summary
+from labelsweep.analysis import claims, summary
+from labelsweep.analysis.text import interval
 from labelsweep.config import load_params
-from labelsweep.report import interval
+from labelsweep.strategies import Cell
 
 from .conftest import ROOT
 
@@ -25,7 +26,7 @@ def accuracy(cells: dict[str, list[float]], level: float = 0.2) -> pd.DataFrame:
              "strategy": key.partition("@")[0], "prune_share": float(key.partition("@")[2] or "nan"),
              "test_accuracy": value} for key, values in cells.items() for seed, value in enumerate(values)]
     table = pd.DataFrame(rows)
-    return table.assign(cell=[summary.cell_key(s, t) for s, t in zip(table.strategy, table.prune_share)])
+    return table.assign(cell=[Cell.of(s, t).key for s, t in zip(table.strategy, table.prune_share)])
 
 
 def gain_claim(baseline: list[float], pruned: list[float]) -> claims.Claim:

@@ -8,12 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from labelsweep.cleaning import cleaned_labels, detection_metrics, kept_labels, split_flagged, training_cells
+from labelsweep.cleaning import detection_metrics
 from labelsweep.config import STRATEGIES
 from labelsweep.labels import NO_LABEL
 from labelsweep.noise import noise_rng
+from labelsweep.strategies import cleaned_labels, kept_labels, split_flagged
 
-from .conftest import checkout, run_stage, save_runs, write_raw
+from .conftest import checkout, run_stage, save_runs, training_cells, write_raw
 
 # 10 samples; 6 flagged (1, 2, 4, 5, 7, 9) with these label qualities:
 QUALITY = np.array([0.9, 0.05, 0.4, 0.8, 0.2, 0.3, 0.7, 0.1, 0.6, 0.5])
@@ -230,7 +231,7 @@ def test_the_stage_writes_one_row_per_threshold_of_params_yaml(tmp_path, params,
 
 @pytest.mark.slow
 def test_the_stage_writes_every_strategy_of_every_run(tmp_path, params):
-    """With every strategy: each run's rows are cleaning.training_cells of its members (the generator of random
+    """With every strategy: each run's rows are strategies.training_cells of its members (the generator of random
     removal is the run's own, spawned from its noise generator), -1 outside the run, in cells.csv's order."""
     stage_folder(tmp_path, params, [0.0, 1.0], STRATEGIES)
     result = apply(tmp_path)

@@ -1,6 +1,6 @@
 """The documents cannot drift from the results: the result block (docs/results.md, or wherever it lives among
-README.md and docs/*.md) is what `python -m labelsweep.report` makes of the committed metrics/ and plots/, every
-claims block (in the README's findings and the reading) is what labelsweep.claims makes of them, and
+README.md and docs/*.md) is what `python -m labelsweep.tooling.report` makes of the committed metrics/ and plots/, every
+claims block (in the README's findings and the reading) is what labelsweep.analysis.claims makes of them, and
 BENCHMARKS.md's tables are what `bench/run.py report` (bench/report.py) makes of the committed records in
 bench/out/."""
 
@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from labelsweep import claims, report
+from labelsweep.analysis import claims
 from labelsweep.config import load_params
+from labelsweep.tooling import report
 
 from .conftest import ROOT
 
@@ -59,7 +60,7 @@ def test_every_claims_block_is_what_the_committed_results_give_wherever_it_lives
     assert "multiplicity" in keys and {f"{name}/prune_vs_baseline" for name in params["datasets"]} <= keys
     for (name, key), body in found.items():
         assert body == claims.render_block(key, params, ROOT / "plots"), f"{name}'s claims block {key} drifted: " \
-            "python -m labelsweep.report --write"
+            "python -m labelsweep.tooling.report --write"
 
 
 def bench(name: str):

@@ -31,8 +31,9 @@ import torch
 import yaml
 from PIL import Image
 
-from labelsweep import runs, summary
-from labelsweep.cleaning import detection_metrics, label_errors, training_cells
+from labelsweep import runs
+from labelsweep.analysis import summary
+from labelsweep.cleaning import detection_metrics, label_errors
 from labelsweep.config import FILTER_BY
 from labelsweep.labels import NO_LABEL
 from labelsweep.noise import noise_rng
@@ -51,6 +52,7 @@ from .conftest import (
     stages_run,
     tiny_custom_params,
     tiny_fashion_params,
+    training_cells,
 )
 from .fake_sweep import write_sweep
 from .test_datasets import DEBIAN
@@ -304,7 +306,7 @@ def test_an_image_folder_dataset_end_to_end(custom, images):
     """Every stage of the image-folder sweep up to train_eval ran exactly once, and each output holds what its
     inputs give: ids are the image files, runs.csv the runs in their order, each run's subsample and noise count
     hand-counted, the folds a stratified partition of each run, the issues table the issue arrays, the detection
-    record each run's scores, the cells cleaning.training_cells of them, the accuracy table the saved test
+    record each run's scores, the cells strategies.training_cells of them, the accuracy table the saved test
     predictions (one model per distinct training set of a regime and seed)."""
     assert sorted(custom.ran) == sorted(names("custom", [0.0, 0.2]))
     check_outputs(custom.project, "custom", custom.params, CUSTOM)

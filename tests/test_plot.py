@@ -2,7 +2,7 @@
 
 Every expected number is recomputed here from the train_eval tables and detection records with plain pandas
 and scipy (means, sample standard deviations and 95 % t-intervals over the seeds, differences taken within a
-seed), not with the functions of labelsweep.summary that the stage uses.
+seed), not with the functions of labelsweep.analysis.summary that the stage uses.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import pytest
 import yaml
 from scipy import stats
 
-from labelsweep import sweep, tables
+from labelsweep.analysis import sweep, tables
 from labelsweep.errors import DataError
 from stages import plot
 

@@ -2,7 +2,7 @@
 
 For four sweeps (the default grid; the seed's 11 x 11 grid; one noise level, as `dvc exp run -S noise=0.3`
 writes it; a dataset of the user's own with a share grid without 0 and 1), the plot stage runs on made-up inputs
-in a fresh git + DVC copy of the project, `dvc plots show` writes its page, and labelsweep/plots_page.py checks
+in a fresh git + DVC copy of the project, `dvc plots show` writes its page, and labelsweep/tooling/plots_page.py checks
 it and saves a screenshot (<pytest tmp dir>/<case>.png). Skipped only where Chromium is not installed:
 apt-get install -y chromium.
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from labelsweep import plots_page
+from labelsweep.tooling import plots_page
 
 from .conftest import dvc, make_project, run, run_stage
 from .fake_sweep import CLASSES, write_sweep
@@ -47,8 +47,8 @@ def render(project: Path, params: dict, datasets: list[str], noise, thresholds) 
                             "train": params["custom"]["train"], "regimes": params["custom"]["regimes"],
                             "confusable": {c: CLASSES[(i + 1) % len(CLASSES)] for i, c in enumerate(CLASSES)}}
     make_project(project, params)  # with the templates (.dvc/plots) and plots.html_template
-    run([sys.executable, "-m", "labelsweep.plots_page", "install", str(project / ".venv/share/vega/vega-bundle.js")],
-        project)
+    run([sys.executable, "-m", "labelsweep.tooling.plots_page", "install",
+         str(project / ".venv/share/vega/vega-bundle.js")], project)
     for i, name in enumerate(datasets):
         write_sweep(project, name, noise if isinstance(noise, list) else [noise],
                     thresholds if isinstance(thresholds, list) else [thresholds], seed=i)
@@ -63,7 +63,7 @@ def render(project: Path, params: dict, datasets: list[str], noise, thresholds) 
 
 
 def check(page: Path, expect: list[str], screenshot: Path | None = None) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "labelsweep.plots_page", "check", str(page), "--expect", *expect]
+    cmd = [sys.executable, "-m", "labelsweep.tooling.plots_page", "check", str(page), "--expect", *expect]
     return subprocess.run(cmd + (["--screenshot", str(screenshot)] if screenshot else []),
                           capture_output=True, text=True, timeout=600)
 

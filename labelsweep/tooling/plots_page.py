@@ -1,7 +1,7 @@
 """The offline `dvc plots show` page: write the JavaScript it loads, and check a rendered page in a headless browser.
 
-    python -m labelsweep.plots_page install [JS]  # `make setup`: Vega, Vega-Lite, Vega-Embed from vl-convert-python
-    python -m labelsweep.plots_page check PAGE [--expect PLOT_ID ...] [--screenshot PNG]
+    python -m labelsweep.tooling.plots_page install [JS]  # make setup: Vega, Vega-Lite, Vega-Embed
+    python -m labelsweep.tooling.plots_page check PAGE [--expect PLOT_ID ...] [--screenshot PNG]
 
 install writes one classic script to JS (by default .venv/share/vega/vega-bundle.js, where .dvc/plots/page.html
 looks for it): vl-convert-python's bundle of the three libraries, with the newest Vega-Lite of the major version
@@ -45,7 +45,8 @@ def install(dest: Path) -> None:
                   key=lambda v: tuple(map(int, v.split("."))))
     header = (f"// Vega {vl_convert.get_vega_version()}, Vega-Lite {version}, Vega-Embed "
               f"{vl_convert.get_vega_embed_version()}: vl-convert-python "
-              f"{importlib.metadata.version('vl-convert-python')}, written by labelsweep/plots_page.py install\n")
+              f"{importlib.metadata.version('vl-convert-python')}, written by "
+              "labelsweep/tooling/plots_page.py install\n")
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f"{dest.name}.tmp-{os.getpid()}")
     tmp.write_text(header + vl_convert.javascript_bundle(vl_version=version), encoding="utf-8")

@@ -1,4 +1,4 @@
-"""The result tables of docs/results.md, generated from the committed results: ``python -m labelsweep.report``.
+"""The result tables of docs/results.md, generated from the committed results: ``python -m labelsweep.tooling.report``.
 
 Per dataset: what the data is (sizes, what deduplication removed), and per condition (noise level x
 noise kind x regime) the test accuracy of every strategy and control as mean and 95 % t-interval over the
@@ -6,7 +6,7 @@ seeds, the paired differences the reading rests on (bold where the interval excl
 detection against the injected flips; first, the headline metrics DVC shows. Everything comes from files
 the plot stage commits (metrics/<dataset>.json, plots/<dataset>/{results,differences,detection}.csv and
 data.json), so a fresh clone reproduces the tables, and a test fails when the documents and the results drift
-apart. ``--write`` replaces the text between the report markers and every claims block (labelsweep.claims)
+apart. ``--write`` replaces the text between the report markers and every claims block (labelsweep.analysis.claims)
 in whichever documents hold them (:func:`documents`: README.md and the pages of docs/), so a block can move
 between pages without a code change.
 """
@@ -20,49 +20,30 @@ from pathlib import Path
 
 import pandas as pd
 
-from labelsweep.config import load_params
-from labelsweep.errors import ConfigError
-from labelsweep.summary import (
+from labelsweep.analysis import claims
+from labelsweep.analysis.summary import (
     COMPARISONS,
     CONDITION,
     DETECTION_SPREAD,
-    PRUNE_ALL,
-    RELABEL_ALL,
+    ORIGINAL,
     SLOPE,
     TITLES,
     ensure_intervals,
 )
+from labelsweep.analysis.text import condition, fmt, interval, mean_interval, num
+from labelsweep.config import load_params
+from labelsweep.errors import ConfigError
+from labelsweep.noise import SYMMETRIC
+from labelsweep.strategies import Cell, in_reading_order
 
 BEGIN, END = "<!-- labelsweep.report: begin -->", "<!-- labelsweep.report: end -->"
-# The columns of the accuracy table: cell key -> header.
-COLUMNS = {"baseline": "baseline", PRUNE_ALL: "prune all", RELABEL_ALL: "relabel all",
-           "prune_relabel@0.5": "prune ½, relabel ½", "keep_rest@0.5": "prune ½, keep ½",
-           "confident_relabel": "confident relabel", "random_removal": "random removal",
-           "perfect_detection": "perfect detection", "true_labels": "true labels"}
 
 
-def _fmt(value: float | None, digits: int = 3) -> str:
-    return "–" if value is None or value != value else f"{value:.{digits}f}"  # value != value: NaN
-
-
-def _num(value: float, digits: int = 3, sign: str = "") -> str:
-    """A signed number; a negative one that rounds to zero keeps its sign ("−0.000"), so that an interval that holds
-    0 reads so, while an exact zero (also -0.0) reads "+0.000"."""
-    return f"{value + 0.0:{sign}.{digits}f}".replace("-", "−")
-
-
-def interval(low: float, high: float, digits: int = 3, sign: str = "") -> str:
-    """A 95 % interval as "[low, high]"; "" where there is none (one seed)."""
-    return "" if low != low else f"[{_num(low, digits, sign)}, {_num(high, digits, sign)}]"
-
-
-def mean_interval(mean: float, low: float, high: float, digits: int = 3, sign: str = "") -> str:
-    """A mean and its 95 % interval: "0.865 [0.860, 0.870]"."""
-    return f"{_num(mean, digits, sign)} {interval(low, high, digits, sign)}".rstrip()
-
-
-def condition(row: pd.Series) -> str:
-    return f"{100 * row.noise_level:g} % | {row.noise_kind.replace('_', '-')} | {row.regime}"
+def columns(keys: set[str]) -> dict[str, str]:
+    """The accuracy table's columns among the cells `keys` (cell key -> header): every strategy in reading order,
+    a shared one at the shares it shows."""
+    cells = [Cell(s.name, share) for s in in_reading_order() for share in (s.shown if s.shared else [None])]
+    return {cell.key: cell.header for cell in cells if cell.key in keys}
 
 
 def data_line(name: str, data: dict) -> str:
@@ -82,14 +63,14 @@ def data_line(name: str, data: dict) -> str:
 
 def accuracy_table(results: pd.DataFrame) -> list[str]:
     """Test accuracy per condition, mean and 95 % interval over the seeds, for the cells the grid has."""
-    columns = [cell for cell in COLUMNS if cell in set(results.cell)]
+    headers = columns(set(results.cell))
     wide = ensure_intervals(results).pivot_table(index=CONDITION, columns="cell", values=["mean", "ci_low", "ci_high"],
                                                  sort=False, dropna=False)
     seeds = int(results.n.max())
-    lines = [f"| noise | kind | regime | {' | '.join(COLUMNS[c] for c in columns)} |",
-             "|---|---|---|" + "---|" * len(columns)]
+    lines = [f"| noise | kind | regime | {' | '.join(headers.values())} |",
+             "|---|---|---|" + "---|" * len(headers)]
     for key, row in wide.iterrows():
-        cells = [mean_interval(row["mean"][c], row["ci_low"][c], row["ci_high"][c]) for c in columns]
+        cells = [mean_interval(row["mean"][c], row["ci_low"][c], row["ci_high"][c]) for c in headers]
         lines.append(f"| {condition(pd.Series(dict(zip(CONDITION, key))))} | {' | '.join(cells)} |")
     return [f"Test accuracy, mean [95 % t-interval of the mean] over {seeds} seeds:", "", *lines]
 
@@ -112,7 +93,7 @@ def differences_table(differences: pd.DataFrame) -> list[str]:
 
 
 def difference_cell(row: pd.Series) -> str:
-    mean = _num(row["mean"], sign="+")
+    mean = num(row["mean"], sign="+")
     return f"{f'**{mean}**' if row.excludes_zero else mean} {interval(row.ci_low, row.ci_high, sign='+')}".rstrip()
 
 
@@ -125,8 +106,8 @@ def detection_table(detection: pd.DataFrame) -> list[str]:
         lines.append(
             f"| {condition(d)} | {d.injected:,.0f} | {d.flagged:,.0f} | {d.flagged_minus_injected:+,.0f} "
             f"| {mean_interval(d.precision, d.precision_ci_low, d.precision_ci_high, 2)} "
-            f"| {mean_interval(d.recall, d.recall_ci_low, d.recall_ci_high, 2)} | {_fmt(d.suggested_right, 2)} "
-            f"| {_fmt(d.wrong_given)} | {_fmt(d.wrong_after_relabel_all)} | {_fmt(d.wrong_after_prune_all)} |")
+            f"| {mean_interval(d.recall, d.recall_ci_low, d.recall_ci_high, 2)} | {fmt(d.suggested_right, 2)} "
+            f"| {fmt(d.wrong_given)} | {fmt(d.wrong_after_relabel_all)} | {fmt(d.wrong_after_prune_all)} |")
     return ["cleanlab's detection against the injected flips (means over the seeds; precision and recall with "
             "their 95 % intervals):", "", *lines]
 
@@ -136,30 +117,26 @@ def headline_table(names: list[str], metrics: Path) -> list[str]:
     keys = list(next(iter(heads.values())))
     lines = ["| metric (mean over every condition and seed) | " + " | ".join(TITLES.get(n, n) for n in names) + " |",
              "|---|" + "---|" * len(names)]
-    lines += [f"| `{key}` | " + " | ".join(_fmt(heads[n].get(key)) for n in names) + " |" for key in keys]
+    lines += [f"| `{key}` | " + " | ".join(fmt(heads[n].get(key)) for n in names) + " |" for key in keys]
     return lines
-
-
-# The original study's single runs (Fashion-MNIST), read off its plots: noise level -> accuracy.
-ORIGINAL_STUDY = {"baseline": {0.0: 0.886, 0.3: 0.781, 0.45: 0.659},
-                  PRUNE_ALL: {0.0: 0.887, 0.3: 0.862, 0.45: 0.836}}
 
 
 def study_table(results: pd.DataFrame) -> list[str]:
     """Fashion-MNIST next to the original study (symmetric noise) at the levels both have, per regime."""
-    symmetric = results[results.noise_kind == "symmetric"]
-    common = [level for level in ORIGINAL_STUDY["baseline"] if level in set(symmetric.noise_level)]
+    published = ORIGINAL["fashion_mnist"]
+    symmetric = results[results.noise_kind == SYMMETRIC]
+    common = [level for level in next(iter(published.values())) if level in set(symmetric.noise_level)]
     if not common:
         return []
     lines = ["| Fashion-MNIST, symmetric noise | original study | " + " | ".join(
         f"here, {regime} model" for regime in symmetric.regime.unique()) + " |",
         "|---|---|" + "---|" * symmetric.regime.nunique()]
-    for cell, theirs in ORIGINAL_STUDY.items():
-        ours = [symmetric[(symmetric.regime == regime) & (symmetric.cell == cell)].set_index("noise_level")["mean"]
+    for cell, theirs in published.items():
+        ours = [symmetric[(symmetric.regime == regime) & (symmetric.cell == cell.key)].set_index("noise_level")["mean"]
                 for regime in symmetric.regime.unique()]
-        lines.append(f"| {COLUMNS[cell]}, {' → '.join(f'{100 * p:g}' for p in common)} % noise "
+        lines.append(f"| {cell.header}, {' → '.join(f'{100 * p:g}' for p in common)} % noise "
                      f"| {' → '.join(f'{theirs[p]:.3f}' for p in common)} | "
-                     + " | ".join(" → ".join(_fmt(series.get(p)) for p in common) for series in ours) + " |")
+                     + " | ".join(" → ".join(fmt(series.get(p)) for p in common) for series in ours) + " |")
     return ["Next to the original study (its single runs, read off its plots):", "", *lines]
 
 
@@ -191,8 +168,6 @@ def replace_between_markers(document: str, text: str, begin: str = BEGIN, end: s
 
 def documents(root: Path = Path(".")) -> list[Path]:
     """The Markdown documents (README.md, docs/*.md) that hold a generated block: the report's or a claims block."""
-    from labelsweep import claims  # claims formats its numbers with this module's functions
-
     candidates = [root / "README.md", *sorted((root / "docs").glob("*.md"))]
     return [path for path in candidates
             if path.is_file() and (BEGIN in path.read_text() or claims.blocks(path.read_text()))]
@@ -201,8 +176,6 @@ def documents(root: Path = Path(".")) -> list[Path]:
 def write(text: str, params: dict, paths: list[Path], plots: Path = Path("plots")) -> list[Path]:
     """Replace the report block (`text`) and fill every claims block in each of `paths` (every document that
     holds a generated block, when `paths` is empty)."""
-    from labelsweep import claims
-
     paths = paths or documents()
     if not any(BEGIN in path.read_text() for path in paths):
         raise ConfigError(f"no document (README.md, docs/*.md) holds the {BEGIN} ... {END} markers")

@@ -1,14 +1,13 @@
-"""One dataset's study as tables: every cell's accuracy, means and spreads over the seeds with their 95 %
-t-intervals, paired differences, and the few headline numbers DVC shows as its metrics.
+"""One dataset's study as tables: every cell's accuracy, means and spreads over the seeds with their 95 % t-intervals,
+paired differences, and the few headline numbers DVC shows as its metrics.
 
-A *cell* is one training set of a run: the baseline (the noisy labels), the prune/relabel threshold grid,
-and the strategies and controls (params.yaml `strategies`); its key is the strategy, with ``@<share>`` for
-the threshold cells (``prune_relabel@1`` prunes every flagged sample, ``prune_relabel@0`` relabels them
-all). Results are summarised per *condition* -- noise level x noise kind x regime -- over its seeds; a
-difference between two cells is taken within each seed first (both were trained from the same weights on
-the same batches, with the same noise), then summarised: mean, sd and the 95 % t-interval of the mean over
-the seeds (:func:`t_interval`). A difference counts as one only where that interval excludes 0
-(``excludes_zero``); with one seed there is no interval and no difference is claimed. `dvc exp show` and
+A *cell* is one training set of a run (labelsweep.strategies.Cell): the baseline (the noisy labels), the
+prune/relabel threshold grid, and the strategies and controls (params.yaml `strategies`); the tables key it as
+``<strategy>@<share>`` (:attr:`~labelsweep.strategies.Cell.key`). Results are summarised per *condition* -- noise
+level x noise kind x regime -- over its seeds; a difference between two cells is taken within each seed first (both
+were trained from the same weights on the same batches, with the same noise), then summarised: mean, sd and the 95 %
+t-interval of the mean over the seeds (:func:`t_interval`). A difference counts as one only where that interval
+excludes 0 (``excludes_zero``); with one seed there is no interval and no difference is claimed. `dvc exp show` and
 `dvc metrics diff` get only :func:`headline`: means over every condition and seed, the same keys whatever the grid.
 """
 
@@ -24,21 +23,41 @@ from numpy.typing import ArrayLike
 from scipy import stats as scipy_stats
 
 from labelsweep.artifacts import accuracy_csv, detection_json
+from labelsweep.strategies import (
+    BASELINE,
+    CONFIDENT_RELABEL,
+    KEEP_REST,
+    PERFECT_DETECTION,
+    PRUNE_ALL,
+    PRUNE_RELABEL,
+    RANDOM_REMOVAL,
+    RELABEL_ALL,
+    STRATEGIES,
+    TRUE_LABELS,
+    Cell,
+    in_reading_order,
+)
 
 # How figures and tables name the datasets; any other dataset goes by its key in params.yaml.
 TITLES = {"fashion_mnist": "Fashion-MNIST", "roman": "Roman numerals"}
 CONDITION = ["noise_level", "noise_kind", "regime"]
+# The original study's published numbers (single runs, read off its plots): Fashion-MNIST's test accuracy at
+# 0 %, 30 % and 45 % symmetric noise (noise level -> accuracy), of the baseline and of pruning every flagged sample.
+ORIGINAL = {"fashion_mnist": {Cell(BASELINE): {0.0: 0.886, 0.3: 0.781, 0.45: 0.659},
+                              PRUNE_ALL: {0.0: 0.887, 0.3: 0.862, 0.45: 0.836}}}
+# The seed's sweep's lines: the cells beside which the original study's points are drawn.
+LINES = {cell.key: cell.label for cell in (Cell(BASELINE), PRUNE_ALL, RELABEL_ALL)}
+PUBLISHED = "original study: "  # the published points' series starts so
 CONFIDENCE = 0.95  # of every interval the tables, figures and claims give
-PRUNE_ALL, RELABEL_ALL = "prune_relabel@1", "prune_relabel@0"
 # (name, minuend, subtrahend): the paired differences the reading (docs/results.md) rests on.
-COMPARISONS: list[tuple[str, str, str]] = [
-    ("cleanlab (prune all) − baseline", PRUNE_ALL, "baseline"),
+COMPARISONS: list[tuple[str, Cell, Cell]] = [
+    ("cleanlab (prune all) − baseline", PRUNE_ALL, Cell(BASELINE)),
     ("prune all − relabel all", PRUNE_ALL, RELABEL_ALL),
-    ("cleanlab (prune all) − random removal", PRUNE_ALL, "random_removal"),
-    ("perfect detection − cleanlab (prune all)", "perfect_detection", PRUNE_ALL),
-    ("true labels − cleanlab (prune all)", "true_labels", PRUNE_ALL),
-    ("prune half, keep rest − prune half, relabel rest", "keep_rest@0.5", "prune_relabel@0.5"),
-    ("confident relabel − prune all", "confident_relabel", PRUNE_ALL),
+    ("cleanlab (prune all) − random removal", PRUNE_ALL, Cell(RANDOM_REMOVAL)),
+    ("perfect detection − cleanlab (prune all)", Cell(PERFECT_DETECTION), PRUNE_ALL),
+    ("true labels − cleanlab (prune all)", Cell(TRUE_LABELS), PRUNE_ALL),
+    ("prune half, keep rest − prune half, relabel rest", Cell(KEEP_REST, 0.5), Cell(PRUNE_RELABEL, 0.5)),
+    ("confident relabel − prune all", Cell(CONFIDENT_RELABEL), PRUNE_ALL),
 ]
 # The least-squares slope of accuracy over the prune/relabel grid's shares (0: relabel all, 1: prune all), per
 # seed: "relabelling hurts in proportion to its share" predicts a slope above 0. Given where the grid has at
@@ -46,22 +65,15 @@ COMPARISONS: list[tuple[str, str, str]] = [
 SLOPE = "slope over the share pruned (rest relabelled)"
 
 
-def cell_key(strategy: str, prune_share: float) -> str:
-    return strategy if prune_share != prune_share else f"{strategy}@{prune_share:g}"  # NaN: not a threshold cell
+def cell_label(key: str) -> str:
+    """How figures and tables name the cell of a table key (a strategy no longer registered: by its key)."""
+    cell = Cell.parse(key)
+    return cell.label if cell.strategy in STRATEGIES else key
 
 
-def cell_label(cell: str) -> str:
-    """How figures and tables name a cell."""
-    strategy, _, share = cell.partition("@")
-    if strategy == "prune_relabel":
-        t = float(share)
-        return {1.0: "cleanlab: prune all flagged", 0.0: "cleanlab: relabel all flagged"}.get(
-            t, f"cleanlab: prune {100 * t:g} %, relabel the rest")
-    if strategy == "keep_rest":
-        return f"cleanlab: prune {100 * float(share):g} %, keep the rest"
-    return {"baseline": "baseline (noisy labels)", "perfect_detection": "control: prune exactly the flips",
-            "random_removal": "control: prune as many at random", "true_labels": "control: true labels",
-            "confident_relabel": "cleanlab: relabel if p ≥ min, prune the rest"}.get(strategy, strategy)
+def shares(wide: pd.DataFrame, strategy: str) -> dict[float, str]:
+    """The share -> column key of `strategy`'s cells among `wide`'s columns (table keys)."""
+    return {cell.share: key for key in wide for cell in [Cell.parse(key)] if cell.strategy == strategy}
 
 
 def _require(paths: list[Path]) -> None:
@@ -75,7 +87,7 @@ def read_accuracy(results: str | Path, levels: list[float]) -> pd.DataFrame:
     paths = [accuracy_csv(results, level) for level in levels]
     _require(paths)
     table = pd.concat([pd.read_csv(p) for p in paths], ignore_index=True)
-    return table.assign(cell=[cell_key(s, t) for s, t in zip(table.strategy, table.prune_share)])
+    return table.assign(cell=[Cell.of(s, t).key for s, t in zip(table.strategy, table.prune_share)])
 
 
 def read_detection(results: str | Path, levels: list[float]) -> pd.DataFrame:
@@ -175,12 +187,12 @@ def memorisation(accuracy: pd.DataFrame) -> pd.DataFrame:
 def share_slope(wide: pd.DataFrame) -> pd.Series | None:
     """Per condition and seed, the least-squares slope of accuracy over the prune/relabel shares (accuracy
     change from relabelling all to pruning all, on a straight line); None where the grid has < 4 shares."""
-    grid = {float(c.partition("@")[2]): c for c in wide if c.startswith("prune_relabel@")}
+    grid = shares(wide, PRUNE_RELABEL)
     if len(grid) < 4:
         return None
-    shares = np.array(sorted(grid))
-    values = wide[[grid[t] for t in shares]].to_numpy()
-    centred = shares - shares.mean()
+    points = np.array(sorted(grid))
+    values = wide[[grid[t] for t in points]].to_numpy()
+    centred = points - points.mean()
     slope = (values - values.mean(axis=1, keepdims=True)) @ centred / (centred @ centred)
     return pd.Series(slope, index=wide.index)
 
@@ -190,8 +202,8 @@ def differences(accuracy: pd.DataFrame) -> pd.DataFrame:
     over the seeds: mean, sd, min, max, n, the seeds in which it is above 0, its 95 % t-interval and whether
     that interval excludes 0."""
     wide = per_seed(accuracy)
-    paired = {name: wide[minuend] - wide[subtrahend] for name, minuend, subtrahend in COMPARISONS
-              if minuend in wide and subtrahend in wide}
+    paired = {name: wide[minuend.key] - wide[subtrahend.key] for name, minuend, subtrahend in COMPARISONS
+              if minuend.key in wide and subtrahend.key in wide}
     slope = share_slope(wide)
     if slope is not None:
         paired[SLOPE] = slope
@@ -245,29 +257,26 @@ def filter_scores(detection: pd.DataFrame, configured: str) -> pd.DataFrame:
 
 def headline(accuracy: pd.DataFrame, detection: pd.DataFrame) -> dict[str, float | None]:
     """The dataset's headline metrics: means over every condition and seed of the grid (None where the grid
-    lacks the cell). `keep_rest` is the mean over the threshold grid's shares strictly between 0 and 1."""
+    lacks the cell), one per strategy (a shared one: the mean over its shares strictly between 0 and 1; the
+    prune/relabel grid: its ends, prune all and relabel all), and cleanlab's detection."""
     wide = per_seed(accuracy)
 
     def mean(columns: list[str]) -> float | None:
         present = [c for c in columns if c in wide]
         return round(float(wide[present].to_numpy().mean()), 4) if present else None
 
-    interior = [c for c in wide if c.startswith("keep_rest@") and 0 < float(c.partition("@")[2]) < 1]
     noisy = detection[detection.injected > 0]
 
     def detected(key: str) -> float | None:
         value = noisy[key].astype(float).mean() if len(noisy) else math.nan
-        return None if value != value else round(float(value), 4)
+        return None if math.isnan(value) else round(float(value), 4)
 
-    return {
-        "baseline": mean(["baseline"]),
-        "prune_all": mean([PRUNE_ALL]),
-        "relabel_all": mean([RELABEL_ALL]),
-        "keep_rest": mean(interior),
-        "confident_relabel": mean(["confident_relabel"]),
-        "random_removal": mean(["random_removal"]),
-        "perfect_detection": mean(["perfect_detection"]),
-        "true_labels": mean(["true_labels"]),
-        "detection_precision": detected("precision"),
-        "detection_recall": detected("recall"),
-    }
+    means: dict[str, float | None] = {}
+    for strategy in in_reading_order():
+        if strategy.name == PRUNE_RELABEL:
+            means.update(prune_all=mean([PRUNE_ALL.key]), relabel_all=mean([RELABEL_ALL.key]))
+        elif strategy.shared:
+            means[strategy.name] = mean([key for share, key in shares(wide, strategy.name).items() if 0 < share < 1])
+        else:
+            means[strategy.name] = mean([Cell(strategy.name).key])
+    return {**means, "detection_precision": detected("precision"), "detection_recall": detected("recall")}

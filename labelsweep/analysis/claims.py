@@ -3,10 +3,10 @@ a range or a "best" is made here from plots/<dataset>/{differences,results,detec
 memorisation,sweep_accuracy,label_review}.csv and data.json, each with its 95 % interval where the grid has seeds.
 
 The rule: a difference is called a difference only where its 95 % t-interval over the seeds (paired within a
-seed: labelsweep.summary) excludes 0; otherwise the claim says that no difference was detected and gives the
+seed: labelsweep.analysis.summary) excludes 0; otherwise the claim says that no difference was detected and gives the
 interval. With one seed there is no interval and no difference is claimed. The README holds the claims in
 blocks between markers ``<!-- labelsweep.claims: <key>: begin -->`` and ``... end -->``, where <key> is
-``<dataset>/<topic>`` (:data:`TOPICS`) or ``multiplicity``; ``python -m labelsweep.report --write README.md``
+``<dataset>/<topic>`` (:data:`TOPICS`) or ``multiplicity``; ``python -m labelsweep.tooling.report --write README.md``
 fills them (:func:`fill`) and tests/test_docs.py fails when one drifts from the results.
 """
 
@@ -20,16 +20,29 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from labelsweep.report import mean_interval
-from labelsweep.summary import (
+from labelsweep.analysis.summary import (
     COMPARISONS,
     CONFIDENCE,
-    PRUNE_ALL,
-    RELABEL_ALL,
+    LINES,
+    PUBLISHED,
     SLOPE,
     TITLES,
     ensure_intervals,
     t_test_p,
+)
+from labelsweep.analysis.text import mean_interval
+from labelsweep.noise import SYMMETRIC
+from labelsweep.strategies import (
+    BASELINE,
+    CONFIDENT_RELABEL,
+    KEEP_REST,
+    PERFECT_DETECTION,
+    PRUNE_ALL,
+    PRUNE_RELABEL,
+    RANDOM_REMOVAL,
+    RELABEL_ALL,
+    TRUE_LABELS,
+    Cell,
 )
 
 MARKER = re.compile(r"(<!-- labelsweep\.claims: (?P<key>[\w/]+): begin -->\n)(?P<body>.*?)"
@@ -37,19 +50,19 @@ MARKER = re.compile(r"(<!-- labelsweep\.claims: (?P<key>[\w/]+): begin -->\n)(?P
 HIGHER, LOWER, NONE, NO_INTERVAL = "higher", "lower", "no difference detected", "no interval (one seed)"
 
 
-def _comparison(minuend: str, subtrahend: str) -> str:
+def _comparison(minuend: Cell, subtrahend: Cell) -> str:
     return next(name for name, a, b in COMPARISONS if (a, b) == (minuend, subtrahend))
 
 
 # A README block's topic -> the paired differences (summary.differences' comparisons) it states.
 TOPICS: dict[str, list[str]] = {
-    "prune_vs_baseline": [_comparison(PRUNE_ALL, "baseline")],
+    "prune_vs_baseline": [_comparison(PRUNE_ALL, Cell(BASELINE))],
     "prune_vs_relabel": [_comparison(PRUNE_ALL, RELABEL_ALL), SLOPE],
-    "keep_vs_relabel": [_comparison("keep_rest@0.5", "prune_relabel@0.5")],
-    "vs_random": [_comparison(PRUNE_ALL, "random_removal")],
-    "vs_perfect": [_comparison("perfect_detection", PRUNE_ALL)],
-    "vs_true": [_comparison("true_labels", PRUNE_ALL)],
-    "confident": [_comparison("confident_relabel", PRUNE_ALL)],
+    "keep_vs_relabel": [_comparison(Cell(KEEP_REST, 0.5), Cell(PRUNE_RELABEL, 0.5))],
+    "vs_random": [_comparison(PRUNE_ALL, Cell(RANDOM_REMOVAL))],
+    "vs_perfect": [_comparison(Cell(PERFECT_DETECTION), PRUNE_ALL)],
+    "vs_true": [_comparison(Cell(TRUE_LABELS), PRUNE_ALL)],
+    "confident": [_comparison(Cell(CONFIDENT_RELABEL), PRUNE_ALL)],
 }
 
 
@@ -169,7 +182,7 @@ def detection_claims(detection: pd.DataFrame) -> list[str]:
 def sampling_error_claim(name: str, results: pd.DataFrame, data: dict) -> list[str]:
     """The test set's own sampling error at the baseline's accuracies: a binomial 95 % half-width, which the
     intervals over the seeds do not hold (every seed and cell scores the same test images)."""
-    accuracy = results[results.cell == "baseline"]["mean"]
+    accuracy = results[results.cell == Cell(BASELINE).key]["mean"]
     n = data["test_samples"]
     half = 1.96 * np.sqrt(accuracy * (1 - accuracy) / n)
     return [f"- {TITLES.get(name, name)}, the test set's own sampling error: ±{half.min():.3f} to ±{half.max():.3f} "
@@ -178,11 +191,11 @@ def sampling_error_claim(name: str, results: pd.DataFrame, data: dict) -> list[s
 
 
 def original_study_claims(sweep: pd.DataFrame) -> list[str]:
-    """The seed's sweep against the original study's published numbers (labelsweep.sweep.ORIGINAL), at the levels it
-    reported, per regime: a table of measured and published test accuracy. The sweep has one seed by default, so
-    the measured numbers have no interval; a difference from a published number is shown, not claimed."""
-    published = sweep[sweep.series.str.startswith("original study: ")]
-    measured = sweep[~sweep.series.str.startswith("original study: ") & sweep.panel.str.startswith("symmetric")]
+    """The seed's sweep against the original study's published numbers (labelsweep.analysis.summary.ORIGINAL), at
+    the levels it reported, per regime: a table of measured and published test accuracy. The sweep has one seed by
+    default, so the measured numbers have no interval; a difference from a published number is shown, not claimed."""
+    published = sweep[sweep.series.str.startswith(PUBLISHED)]
+    measured = sweep[~sweep.series.str.startswith(PUBLISHED) & sweep.panel.str.startswith(SYMMETRIC)]
     if published.empty or measured.empty:
         return ["(No symmetric-noise sweep with published numbers to compare: the seed's sweep has no committed "
                 "results for this dataset yet.)"]
@@ -195,10 +208,9 @@ def original_study_claims(sweep: pd.DataFrame) -> list[str]:
                           published[published.noise_percent == level].test_accuracy))
         if not theirs:
             continue
-        cells = [f"{mine.get(ours, np.nan):.3f} / {theirs.get(published_name, np.nan):.3f}"
-                 for ours, published_name in (("baseline (noisy labels)", "original study: baseline"),
-                                              ("cleanlab: prune all flagged",
-                                               "original study: cleanlab: prune all flagged"))]
+        cells = [f"{mine.get(LINES[cell.key], np.nan):.3f} / "
+                 f"{theirs.get(PUBLISHED + LINES[cell.key].split(' (')[0], np.nan):.3f}"
+                 for cell in (Cell(BASELINE), PRUNE_ALL)]
         lines.append(f"| {level:g} % | {panel.split(', ')[1]} | {cells[0]} | {cells[1]} |")
     return lines
 
@@ -206,14 +218,14 @@ def original_study_claims(sweep: pd.DataFrame) -> list[str]:
 def memorisation_claims(table: pd.DataFrame) -> list[str]:
     """How much of its wrong labels the baseline's model reproduces at the end of training, per condition: what the
     regimes' names ("does not fit its wrong labels", "memorises them") rest on."""
-    baseline = table[table.cell == "baseline"] if len(table) else table
+    baseline = table[table.cell == Cell(BASELINE).key] if len(table) else table
     if baseline.empty:
         return ["(Not measured in the committed results: train_eval counts it since issue 18; the next run of "
                 "record fills this block.)"]
     lines = ["Share of its flipped training labels the baseline's model reproduces at the end of training (mean "
              "[95 % interval] over the seeds):"]
     for row in baseline.to_dict("records"):
-        interval = "" if row["ci_low"] != row["ci_low"] else f" [{row['ci_low']:.2f}, {row['ci_high']:.2f}]"
+        interval = "" if np.isnan(row["ci_low"]) else f" [{row['ci_low']:.2f}, {row['ci_high']:.2f}]"
         lines.append(f"- {condition_name(row)}: {row['mean']:.2f}{interval} (n = {int(row['n'])})")
     return lines
 

@@ -1,7 +1,7 @@
 """The plot stage's tables: a dataset's results read and checked, and shaped into the long tables its figures
 draw (one row per point, with a panel per noise kind and regime: the shape the templates in .dvc/plots draw).
 
-Next to :mod:`labelsweep.summary`, whose means, spreads and paired differences they rearrange; the drawing
+Next to :mod:`labelsweep.analysis.summary`, whose means, spreads and paired differences they rearrange; the drawing
 itself stays in stages/plot.py.
 """
 
@@ -9,21 +9,28 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from labelsweep import artifacts, summary
+from labelsweep import artifacts
+from labelsweep.analysis import summary
 from labelsweep.errors import DataError
+from labelsweep.strategies import BASELINE, KEEP_REST, PRUNE_ALL, PRUNE_RELABEL, RELABEL_ALL, STRATEGIES, Cell
 
 
 def panel(noise_kind: str, regime: str) -> str:
+    """A figure panel's name: one per noise kind and regime."""
     return f"{noise_kind.replace('_', '-')} noise, {regime} model"
+
+
+def panels(table: pd.DataFrame) -> list[str]:
+    return [panel(k, r) for k, r in zip(table.noise_kind, table.regime)]
 
 
 def with_panels(table: pd.DataFrame) -> pd.DataFrame:
     """`table` with noise_percent and panel columns in front of its own."""
     table = table.reset_index(drop=True)
-    front = pd.DataFrame({"noise_percent": (100 * table.noise_level).round(6),
-                          "panel": [panel(k, r) for k, r in zip(table.noise_kind, table.regime)]})
+    front = pd.DataFrame({"noise_percent": artifacts.percent(table.noise_level), "panel": panels(table)})
     return pd.concat([front, table], axis=1)
 
 
@@ -33,15 +40,11 @@ def read_study(results: Path, levels: list[float]) -> tuple[pd.DataFrame, pd.Dat
         accuracy, detection = summary.read_accuracy(results, levels), summary.read_detection(results, levels)
     except FileNotFoundError as err:
         raise DataError(str(err)) from None
-    missing = ({"noise_kind", "regime", "seed", "strategy", "test_accuracy"} - set(accuracy.columns)
+    missing = ({"noise_kind", "regime", "seed", "strategy", "test_accuracy", "sweep", "study"} - set(accuracy.columns)
                | {"noise_kind", "injected", "flagged", "precision", "by_filter"} - set(detection.columns))
     if missing:
         raise DataError(f"{results}: the accuracy tables or detection records lack {', '.join(sorted(missing))} "
                         "(rerun the stages before plot: dvc repro)")
-    for table in (accuracy, detection):  # results from before the study joined the sweep: all of them the sweep's
-        for column, default in (("sweep", True), ("study", False)):
-            if column not in table:
-                table[column] = default
     duplicated = accuracy.duplicated([*summary.CONDITION, "seed", "cell"])
     if duplicated.any():
         row = accuracy[duplicated].iloc[0]
@@ -52,9 +55,10 @@ def read_study(results: Path, levels: list[float]) -> tuple[pd.DataFrame, pd.Dat
 
 def accuracy_lines(table: pd.DataFrame) -> pd.DataFrame:
     """Figure 1, from summary.cells: every cell but the interior prune/relabel shares (figure 2 has those)."""
-    interior = table.cell.str.startswith("prune_relabel@") & ~table.cell.isin([summary.PRUNE_ALL, summary.RELABEL_ALL])
-    keep_ends = table.cell.isin(["keep_rest@0", "keep_rest@1"])  # = the baseline and prune all
-    table = with_panels(table[~interior & ~keep_ends])
+    cells = [Cell.parse(key) for key in table.cell]
+    interior = [c.strategy == PRUNE_RELABEL and c not in (PRUNE_ALL, RELABEL_ALL) for c in cells]
+    ends = [c.strategy == KEEP_REST and c.share in (0, 1) for c in cells]  # = the baseline and prune all
+    table = with_panels(table[~(np.array(interior, dtype=bool) | np.array(ends, dtype=bool))])
     return table.rename(columns={"label": "strategy", "mean": "test_accuracy"})[
         ["noise_percent", "panel", "strategy", "cell", "test_accuracy", "sd", "n", "ci_low", "ci_high"]]
 
@@ -63,10 +67,10 @@ def gain_by_share(accuracy: pd.DataFrame) -> pd.DataFrame:
     """Figure 2: accuracy minus the baseline's (paired per seed) at every share, rest relabelled or kept."""
     wide = summary.per_seed(accuracy)
     parts = []
-    for strategy, rest in [("prune_relabel", "the rest relabelled"), ("keep_rest", "the rest kept as labelled")]:
-        for cell in [c for c in wide if c.startswith(f"{strategy}@")]:
-            stats = summary.spread(wide[cell] - wide["baseline"], summary.CONDITION).reset_index()
-            parts.append(stats.assign(rest=rest, prune_share_percent=round(100 * float(cell.partition("@")[2]), 6)))
+    for strategy in [s for s in STRATEGIES.values() if s.shared]:
+        for share, key in summary.shares(wide, strategy.name).items():
+            stats = summary.spread(wide[key] - wide[Cell(BASELINE).key], summary.CONDITION).reset_index()
+            parts.append(stats.assign(rest=strategy.rest, prune_share_percent=artifacts.percent(share)))
     table = with_panels(pd.concat(parts, ignore_index=True))
     return table.rename(columns={"mean": "gain_over_baseline"})[
         ["noise_percent", "panel", "rest", "prune_share_percent", "gain_over_baseline", "sd", "n", "ci_low", "ci_high"]]

@@ -14,35 +14,28 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from labelsweep import summary
-
-# The original study's published numbers (single runs, Fashion-MNIST, one model): test accuracy at
-# 0 %, 30 % and 45 % symmetric noise, of the baseline and of pruning every flagged sample.
-ORIGINAL = {"fashion_mnist": {"baseline": {0: 0.886, 30: 0.781, 45: 0.659},
-                              summary.PRUNE_ALL: {0: 0.887, 30: 0.862, 45: 0.836}}}
-LINES = {"baseline": "baseline (noisy labels)", summary.PRUNE_ALL: "cleanlab: prune all flagged",
-         summary.RELABEL_ALL: "cleanlab: relabel all flagged"}
-
-
-def panel(noise_kind: str, regime: str) -> str:
-    return f"{noise_kind.replace('_', '-')} noise, {regime} model"
+from labelsweep.analysis import summary
+from labelsweep.analysis.summary import LINES, PUBLISHED
+from labelsweep.analysis.tables import panels
+from labelsweep.artifacts import percent
+from labelsweep.noise import SYMMETRIC
+from labelsweep.strategies import BASELINE, PRUNE_RELABEL, Cell
 
 
 def _means(accuracy: pd.DataFrame) -> pd.DataFrame:
     """Mean test accuracy per (noise level, kind, regime, cell) over the sweep's seeds, with a panel column."""
     means = accuracy.groupby([*summary.CONDITION, "cell"], sort=False).test_accuracy.mean().reset_index()
-    return means.assign(noise_percent=(100 * means.noise_level).round(6),
-                        panel=[panel(k, r) for k, r in zip(means.noise_kind, means.regime)])
+    return means.assign(noise_percent=percent(means.noise_level), panel=panels(means))
 
 
 def accuracy_lines(accuracy: pd.DataFrame, dataset: str) -> pd.DataFrame:
     """Accuracy vs noise of the baseline, prune-all and relabel-all, plus the original study's points."""
     means = _means(accuracy[accuracy.cell.isin(LINES)])
     table = means.assign(series=means.cell.map(LINES))[["noise_percent", "panel", "series", "test_accuracy"]]
-    published = [{"noise_percent": float(p), "panel": name, "series": f"original study: {LINES[cell].split(' (')[0]}",
-                  "test_accuracy": value}
-                 for name in table.panel.unique() if name.startswith("symmetric")
-                 for cell, points in ORIGINAL.get(dataset, {}).items() for p, value in points.items()]
+    published = [{"noise_percent": percent(level), "panel": name,
+                  "series": f"{PUBLISHED}{LINES[cell.key].split(' (')[0]}", "test_accuracy": value}
+                 for name in table.panel.unique() if name.startswith(SYMMETRIC)
+                 for cell, points in summary.ORIGINAL.get(dataset, {}).items() for level, value in points.items()]
     return pd.concat([table, pd.DataFrame(published, columns=table.columns)], ignore_index=True)
 
 
@@ -50,12 +43,11 @@ def gain_grid(accuracy: pd.DataFrame) -> pd.DataFrame:
     """Accuracy minus the baseline's (paired within each seed, then averaged) at every noise level and share
     pruned, the rest relabelled: the heatmap's cells."""
     wide = summary.per_seed(accuracy)
-    shares = [c for c in wide if c.startswith("prune_relabel@")]
-    gains = wide[shares].sub(wide["baseline"], axis=0).groupby(level=summary.CONDITION, sort=False).mean()
+    shares = list(summary.shares(wide, PRUNE_RELABEL).values())
+    gains = wide[shares].sub(wide[Cell(BASELINE).key], axis=0).groupby(level=summary.CONDITION, sort=False).mean()
     long = gains.stack().rename("gain_over_baseline").reset_index()
-    long = long.assign(noise_percent=(100 * long.noise_level).round(6),
-                       prune_share_percent=[round(100 * float(c.partition("@")[2]), 6) for c in long.cell],
-                       panel=[panel(k, r) for k, r in zip(long.noise_kind, long.regime)])
+    long = long.assign(noise_percent=percent(long.noise_level),
+                       prune_share_percent=[percent(Cell.parse(c).share) for c in long.cell], panel=panels(long))
     return long[["noise_percent", "panel", "prune_share_percent", "gain_over_baseline"]].round(6)
 
 
@@ -65,8 +57,7 @@ def flagged_lines(detection: pd.DataFrame) -> pd.DataFrame:
               "true_positives": "flagged and flipped"}
     means = detection.groupby(summary.CONDITION, sort=False)[list(counts)].mean().reset_index()
     long = means.melt(id_vars=summary.CONDITION, value_vars=list(counts), var_name="count", value_name="samples")
-    return pd.DataFrame({"noise_percent": (100 * long.noise_level).round(6),
-                         "panel": [panel(k, r) for k, r in zip(long.noise_kind, long.regime)],
+    return pd.DataFrame({"noise_percent": percent(long.noise_level), "panel": panels(long),
                          "count": long["count"].map(counts), "samples": long.samples.round(1)})
 
 
@@ -84,8 +75,8 @@ def draw_accuracy(lines: pd.DataFrame, name: str) -> plt.Figure:
     colours = {series: f"C{i}" for i, series in enumerate(LINES.values())}
     for ax, name_of_panel in zip(axes, panels):
         for series, line in lines[lines.panel == name_of_panel].groupby("series", sort=False):
-            published = series.startswith("original study: ")
-            cell = series.removeprefix("original study: ")
+            published = series.startswith(PUBLISHED)
+            cell = series.removeprefix(PUBLISHED)
             colour = next((c for s, c in colours.items() if s.startswith(cell)), "grey")
             ax.plot(line.noise_percent, line.test_accuracy, marker="s" if published else "o", ms=7 if published else 3,
                     ls="none" if published else "-", color=colour, label=series, mfc="none" if published else None)
@@ -94,7 +85,7 @@ def draw_accuracy(lines: pd.DataFrame, name: str) -> plt.Figure:
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("test accuracy")
     fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=3, fontsize=8)
-    published = lines.series.str.startswith("original study: ").any()
+    published = lines.series.str.startswith(PUBLISHED).any()
     squares = " (squares: the original study's numbers)" if published else ""
     fig.suptitle(f"{name}, the seed's sweep: test accuracy vs injected noise{squares}")
     return fig

@@ -1,0 +1,78 @@
+"""The package's layout: every module imports, no import circle among the project's modules, and the analysis and
+the tooling stay out of the pipeline (the pipeline imports neither; the analysis does not import the tooling)."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+from .conftest import ROOT
+from .test_deps import imported_names
+
+MODULES = sorted(".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+                 for path in (ROOT / "labelsweep").rglob("*.py"))
+
+
+def graph() -> dict[str, set[str]]:
+    """module -> the project modules it imports (also inside functions)."""
+    edges = {}
+    for module in MODULES:
+        file = ROOT / (module.replace(".", "/") + ".py")
+        path = file if file.exists() else ROOT / module.replace(".", "/") / "__init__.py"
+        targets = set()
+        for name in imported_names(path):
+            for candidate in (name, name.rpartition(".")[0]):
+                if candidate in MODULES and candidate != module:
+                    targets.add(candidate)
+                    break
+        edges[module] = targets
+    return edges
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_every_module_imports(module):
+    importlib.import_module(module)
+
+
+def find_circle(edges: dict[str, set[str]]) -> list[str] | None:
+    """An import circle of `edges` (as the modules around it, the first repeated at the end), or None."""
+    done: set[str] = set()
+    path: list[str] = []
+
+    def visit(module: str) -> list[str] | None:
+        if module in path:
+            return path[path.index(module):] + [module]
+        if module in done:
+            return None
+        path.append(module)
+        for target in sorted(edges.get(module, ())):
+            circle = visit(target)
+            if circle:
+                return circle
+        path.pop()
+        done.add(module)
+        return None
+
+    return next((circle for module in sorted(edges) if (circle := visit(module))), None)
+
+
+def test_no_import_circle():
+    circle = find_circle(graph())
+    assert circle is None, f"import circle: {' -> '.join(circle)}"
+
+
+def test_a_circle_is_found():
+    """The walk can fail: a made-up graph with a circle gives it, one without gives none."""
+    assert find_circle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_circle({"a": {"b", "c"}, "b": {"c"}, "c": set()}) is None
+
+
+def test_the_pipeline_imports_neither_the_analysis_nor_the_tooling():
+    edges = graph()
+    for module, targets in edges.items():
+        if module.startswith(("labelsweep.analysis", "labelsweep.tooling")):
+            if module.startswith("labelsweep.analysis"):
+                assert not any(t.startswith("labelsweep.tooling") for t in targets), module
+            continue
+        assert not any(t.startswith(("labelsweep.analysis", "labelsweep.tooling")) for t in targets), module
