@@ -8,11 +8,13 @@ import pandas as pd
 import pytest
 import yaml
 
-from labelsweep import runs
+from labelsweep import noise, runs
 from labelsweep.labels import NO_LABEL
-from labelsweep.noise import NOISE_KINDS, inject_noise, noise_rng
+from labelsweep.noise import NOISE_KINDS, inject_noise, noise_rng, stream_key
 
 from .conftest import checkout, run_stage, set_runs, write_raw
+
+REGISTERED = dict(NOISE_KINDS)  # the kinds the package registers, in their order
 
 
 @pytest.fixture
@@ -87,10 +89,10 @@ def test_rejects_levels_outside_0_1(labels, noise_level):
         inject_noise(labels, noise_level, 10, seed=0)
 
 
-def old_symmetric_noise(labels: np.ndarray, noise_level: float, n_classes: int, seed: int):
-    """The symmetric noise of the versions before noise kinds (issue 12), verbatim: the noise of record."""
+def keyed_symmetric_noise(labels: np.ndarray, noise_level: float, n_classes: int, seed: int):
+    """Symmetric noise written out from its generator key [seed, level in millionths, the kind's name key]."""
     n_flips = int(round(noise_level * len(labels)))
-    rng = np.random.default_rng([seed, int(round(noise_level * 1_000_000))])
+    rng = np.random.default_rng([seed, int(round(noise_level * 1_000_000)), stream_key("symmetric")])
     chosen = rng.choice(len(labels), size=n_flips, replace=False)
     offsets = rng.integers(1, n_classes, size=n_flips)
     noisy = labels.copy()
@@ -101,13 +103,25 @@ def old_symmetric_noise(labels: np.ndarray, noise_level: float, n_classes: int, 
 
 
 @pytest.mark.parametrize("seed, noise_level", [(0, 0.3), (0, 0.05), (2, 0.4), (7, 0.2)])
-def test_symmetric_noise_is_the_noise_of_earlier_versions(labels, seed, noise_level):
-    """Symmetric noise keeps its generator key [seed, level in millionths]: the same flips and new classes as the
-    code before noise kinds, through inject_noise(kind="symmetric") and the old entry point alike."""
-    old = old_symmetric_noise(labels, noise_level, 10, seed)
+def test_symmetric_noise_is_drawn_from_its_named_key(labels, seed, noise_level):
+    """Symmetric noise's generator key is [seed, level in millionths, stream_key("symmetric")] (issue 25: seeded
+    by the kind's name, no longer by its position), through inject_noise(kind="symmetric") and the default alike."""
+    expected = keyed_symmetric_noise(labels, noise_level, 10, seed)
     for new in (inject_noise(labels, noise_level, 10, seed, "symmetric"),
                 inject_noise(labels, noise_level, 10, seed)):
-        assert np.array_equal(new[0], old[0]) and np.array_equal(new[1], old[1])
+        assert np.array_equal(new[0], expected[0]) and np.array_equal(new[1], expected[1])
+
+
+def test_a_kind_registered_first_changes_no_other_kinds_noise(labels, monkeypatch):
+    """Registering a new kind, even ahead of the others, leaves every existing kind's noise as it was."""
+    before = inject_noise(labels, 0.3, 10, seed=3, kind="class_conditional", confusable=CONFUSABLE)
+    monkeypatch.setattr(noise, "NOISE_KINDS", {})
+    noise.noise_kind("aaa_first")(lambda chosen, rng, k, confusable: (chosen + 1) % k)
+    for name, kind in REGISTERED.items():
+        noise.NOISE_KINDS[name] = kind
+    after = inject_noise(labels, 0.3, 10, seed=3, kind="class_conditional", confusable=CONFUSABLE)
+    assert np.array_equal(before[0], after[0]) and np.array_equal(before[1], after[1])
+    assert stream_key("aaa_first") != stream_key("class_conditional")
 
 
 # A many-to-one map (classes 4 and 5 both go to 3) with no fixed point.
@@ -136,7 +150,7 @@ def test_every_class_flips_to_its_confusable_class_only(labels):
 
 def test_noise_kinds_draw_apart_and_each_kind_reproduces(labels):
     """The kind is part of the generator's key: symmetric and class_conditional noise of one seed and level choose
-    different samples (as if drawn independently); each kind reproduces itself; the old symmetric key is kept."""
+    different samples (as if drawn independently); each kind reproduces itself; each kind's key ends in its name's key."""
     symmetric = inject_noise(labels, 0.3, 10, seed=0, kind="symmetric")
     conditional = inject_noise(labels, 0.3, 10, seed=0, kind="class_conditional", confusable=CONFUSABLE)
     assert symmetric[1].sum() == conditional[1].sum() == 3000
@@ -147,7 +161,7 @@ def test_noise_kinds_draw_apart_and_each_kind_reproduces(labels):
     assert all(np.array_equal(x, y) for x, y in zip(conditional, again))
     draws = [noise_rng(0, 0.3, kind).integers(0, 2**62) for kind in NOISE_KINDS]
     assert len(set(draws)) == len(NOISE_KINDS)
-    assert draws[0] == np.random.default_rng([0, 300_000]).integers(0, 2**62)
+    assert draws == [np.random.default_rng([0, 300_000, stream_key(kind)]).integers(0, 2**62) for kind in NOISE_KINDS]
 
 
 @pytest.mark.parametrize("confusable", [np.array([1, 1, 3, 2]), np.array([1, 0, 3]), None],
