@@ -164,7 +164,8 @@ def train_eval_run(tmp_path_factory):
     (tmp_path / "cleaned").mkdir()
     np.save(tmp_path / "cleaned/labels.npy", np.vstack([distinct[i] for _, _, i in cells]))
     pd.DataFrame({"run": [r for r, _, _ in cells], "strategy": [s for _, s, _ in cells],
-                  "prune_share": [0.0 if s == "keep_rest" else np.nan for _, s, _ in cells]}).to_csv(
+                  "prune_share": [0.0 if s == "keep_rest" else np.nan for _, s, _ in cells],
+                  "sweep": True, "study": True}).to_csv(
         tmp_path / "cleaned/cells.csv", index=False)
     result = run_stage("train_eval", tmp_path, "--dataset", "fashion_mnist", "--noise-level", "0.2", "--raw", "raw",
                        "--noisy", "noisy", "--cleaned", "cleaned", "--predictions", "pred.npy", "--accuracy",
