@@ -210,7 +210,7 @@ def stage_command(stage: str, level: float | None) -> list[str]:
     return [sys.executable, "-m", f"stages.{stage}", *args]
 
 
-def sweep(out: Path, budget_s: float, smoke: bool) -> None:
+def sweep(out: Path, budget_s: float, smoke: bool, levels: list[float] | None = None) -> None:
     """Download, then whole levels while the slowest level so far still fits in what is left of `budget_s`; every
     stage's wall time (and exit status) into sweep_stages.csv as it ends, its output into logs/."""
     import yaml
@@ -243,7 +243,7 @@ def sweep(out: Path, budget_s: float, smoke: bool) -> None:
 
     level_seconds: list[float] = []
     if run("download", None):
-        for level in LEVELS[:1] if smoke else LEVELS:
+        for level in LEVELS[:1] if smoke else (levels or LEVELS):
             if level_seconds and max(level_seconds) * 1.05 > deadline - time.monotonic():
                 print(f"stopped before level {level}: the slowest level so far would not fit", flush=True)
                 break
@@ -265,6 +265,8 @@ def main() -> None:
     parser.add_argument("--venv", type=Path, help="install: where to make the venv")
     parser.add_argument("--budget", type=float, default=300.0, help="sweep: seconds it may take")
     parser.add_argument("--smoke", action="store_true", help="a CPU rehearsal: 500 images, one level, one epoch")
+    parser.add_argument("--levels", type=lambda text: [float(x) for x in text.split(",")],
+                        help="sweep: these levels, in this order (a second call measures the levels a first left)")
     args = parser.parse_args()
     if args.part == "install":
         install(args.venv)
@@ -273,7 +275,7 @@ def main() -> None:
     elif args.part == "fit":
         fit_benchmark(args.out, args.smoke)
     else:
-        sweep(args.out, args.budget, args.smoke)
+        sweep(args.out, args.budget, args.smoke, args.levels)
 
 
 if __name__ == "__main__":
