@@ -103,7 +103,8 @@ def sweep_table(records: Path) -> list[str]:
     records_ = _read_jsonl(records / "sweep_stage_records.jsonl")
     wall, fit = sum(r["wall_s"] for r in records_), sum(r["fit_s"] for r in records_)
     return lines + ["", f"Download {download:.1f} s; {len(levels)} of {N_LEVELS} levels measured in {measured:.0f} s "
-                    f"(stages run one after another, without DVC; the levels may come from more than one call, bench/out/gpu/README.md). The whole sweep, projected from the mean level "
+                    f"(stages run one after another, without DVC; the levels may come from more than one call, "
+                    "bench/out/gpu/README.md). The whole sweep, projected from the mean level "
                     f"({mean:.1f} s): **{projected / 60:.1f} min** against the goal of {GOAL_S / 60:.0f} min "
                     f"(plot and DVC's bookkeeping excluded)."
                     + (f" Model fitting is {fit / wall:.0%} of the stages' wall time; the rest is process start, "
