@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 import os
 from functools import cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -37,6 +38,9 @@ from tqdm import tqdm
 
 from labelsweep.errors import ConfigError
 from labelsweep.labels import NO_LABEL
+
+if TYPE_CHECKING:
+    from labelsweep.config import Train
 
 
 def resolve_device(name: str) -> torch.device:
@@ -74,13 +78,13 @@ def resolve_precision(name: str, device: torch.device) -> str:
     return "bf16" if cpu_has_native_bf16() else "fp32"
 
 
-def environment(train: dict) -> dict:
+def environment(train: Train) -> dict:
     """What a fit under `train` runs on: device, precision, threads and library versions (recorded with the
     outputs of every stage that fits models)."""
     import cleanlab
 
-    device = resolve_device(train["device"])
-    return {"device": device.type, "precision": resolve_precision(train["precision"], device),
+    device = resolve_device(train.device)
+    return {"device": device.type, "precision": resolve_precision(train.precision, device),
             "threads": torch.get_num_threads(), "torch": torch.__version__, "numpy": np.__version__,
             "cleanlab": cleanlab.__version__}
 
@@ -215,13 +219,13 @@ def stacks(model: str, device: torch.device, n_models: int) -> list[slice]:
     return [slice(m, m + 1) for m in range(n_models)]
 
 
-def fit(images: np.ndarray, labels: np.ndarray, n_classes: int, train: dict, seed: int,
+def fit(images: np.ndarray, labels: np.ndarray, n_classes: int, train: Train, seed: int,
         members: np.ndarray | None = None, desc: str = "fit") -> list[nn.Module]:
     """Train one model per row of `labels` (M, N), model m on the samples with ``labels[m] >= 0``.
 
     Every model follows the protocol of the module doc: initial weights from `seed` alone, Adam with a
-    one-cycle schedule for `train['epochs']` passes over `members` (a boolean mask over the N samples;
-    default: every sample some row trains on) in batches of `train['batch_size']` in an order drawn
+    one-cycle schedule for `train.epochs` passes over `members` (a boolean mask over the N samples;
+    default: every sample some row trains on) in batches of `train.batch_size` in an order drawn
     from `seed`, each model's loss over its own samples of the batch; in the stacks :func:`stacks`
     chooses and the precision :func:`resolve_precision` gives. Returns the stacks, in row order (see
     :func:`predict_proba`). A progress bar (one tick per batch) goes to stderr.
@@ -233,39 +237,39 @@ def fit(images: np.ndarray, labels: np.ndarray, n_classes: int, train: dict, see
     if ((labels != NO_LABEL) & ~members).any():
         raise ValueError("a model trains on a sample outside `members`")
     make_deterministic()
-    device = resolve_device(train["device"])
-    bf16 = resolve_precision(train["precision"], device) == "bf16"
-    groups = stacks(train["model"], device, len(labels))
+    device = resolve_device(train.device)
+    bf16 = resolve_precision(train.precision, device) == "bf16"
+    groups = stacks(train.model, device, len(labels))
     x = to_tensor(images[members], device)
-    steps = train["epochs"] * -(-len(x) // train["batch_size"])
+    steps = train.epochs * -(-len(x) // train.batch_size)
     with tqdm(total=steps * len(groups), desc=desc, unit="batch", leave=False, mininterval=1.0) as bar:
         return [_fit_stack(x, labels[g][:, members], n_classes, train, seed, bf16, bar) for g in groups]
 
 
-def _fit_stack(x: torch.Tensor, labels: np.ndarray, n_classes: int, train: dict, seed: int, bf16: bool,
+def _fit_stack(x: torch.Tensor, labels: np.ndarray, n_classes: int, train: Train, seed: int, bf16: bool,
                bar: tqdm) -> nn.Module:
     """One stack of models on the group's samples `x` (labels (M, len(x)), NO_LABEL outside a model's own)."""
     device = x.device
     y = torch.from_numpy(labels).to(device)
     torch.manual_seed(seed)
-    model = build_models(train["model"], len(labels), tuple(x.shape[1:]), n_classes, train["width"]).to(device)
+    model = build_models(train.model, len(labels), tuple(x.shape[1:]), n_classes, train.width).to(device)
     torch.manual_seed(seed)  # dropout's stream starts where it would for a single model
-    optimizer = torch.optim.Adam(model.parameters(), lr=train["lr"])
-    batch_size, n = train["batch_size"], len(x)
+    optimizer = torch.optim.Adam(model.parameters(), lr=train.lr)
+    batch_size, n = train.batch_size, len(x)
     n_batches = (n + batch_size - 1) // batch_size
     # Annealing to zero gets most of a longer run's accuracy out of a few epochs.
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=train["lr"],
-                                                   total_steps=train["epochs"] * n_batches)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=train.lr,
+                                                   total_steps=train.epochs * n_batches)
     generator = torch.Generator().manual_seed(seed)
-    augment = train.get("augment")
+    augment = train.augment
     model.train()
-    for _ in range(train["epochs"]):
+    for _ in range(train.epochs):
         order = torch.randperm(n, generator=generator).to(device)
         for i in range(n_batches):
             batch = order[i * batch_size : (i + 1) * batch_size]
             inputs = x[batch]
             if augment:
-                inputs = random_affine(inputs, augment["degrees"], augment["translate"], augment["scale"], generator)
+                inputs = random_affine(inputs, augment.degrees, augment.translate, augment.scale, generator)
             targets = y[:, batch]
             own = targets != NO_LABEL
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):

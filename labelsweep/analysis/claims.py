@@ -16,6 +16,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -44,6 +45,9 @@ from labelsweep.strategies import (
     TRUE_LABELS,
     Cell,
 )
+
+if TYPE_CHECKING:
+    from labelsweep.config import Params
 
 MARKER = re.compile(r"(<!-- labelsweep\.claims: (?P<key>[\w/]+): begin -->\n)(?P<body>.*?)"
                     r"(<!-- labelsweep\.claims: (?P=key): end -->)", re.S)
@@ -275,21 +279,21 @@ def multiplicity(tables: dict[str, pd.DataFrame]) -> list[str]:
             *lines]
 
 
-def render_block(key: str, params: dict, plots: Path = Path("plots")) -> str:
+def render_block(key: str, params: Params, plots: Path = Path("plots")) -> str:
     """The text of the claims block `key` from the committed results under `plots`."""
     if key == "multiplicity":
-        return "\n".join(multiplicity({n: pd.read_csv(plots / n / "differences.csv") for n in params["datasets"]
+        return "\n".join(multiplicity({n: pd.read_csv(plots / n / "differences.csv") for n in params.datasets
                                        if (plots / n / "differences.csv").is_file()})) + "\n"
     name, _, topic = key.partition("/")
     folder = plots / name
-    if name not in params["datasets"] or not folder.is_dir():
+    if name not in params.datasets or not folder.is_dir():
         return f"({name}: not in this study.)\n"
     if topic in TOPICS:
         differences = pd.read_csv(folder / "differences.csv")
         lines = [line for subject in TOPICS[topic]
                  for line in [*render_claims(comparison_claims(differences, subject), subject), ""]][:-1]
     elif topic == "filter_by":
-        lines = filter_claims(pd.read_csv(folder / "detection_by_filter.csv"), params["cleanlab"]["filter_by"])
+        lines = filter_claims(pd.read_csv(folder / "detection_by_filter.csv"), params.cleanlab.filter_by)
     elif topic == "detection":
         lines = detection_claims(pd.read_csv(folder / "detection.csv"))
     elif topic == "memorisation":
@@ -318,6 +322,6 @@ def blocks(document: str) -> dict[str, str]:
     return {match["key"]: match["body"] for match in MARKER.finditer(document)}
 
 
-def fill(document: str, params: dict, plots: Path = Path("plots")) -> str:
+def fill(document: str, params: Params, plots: Path = Path("plots")) -> str:
     """`document` with every claims block replaced by what the results under `plots` give."""
     return MARKER.sub(lambda m: m.group(1) + render_block(m["key"], params, plots) + m.group(4), document)
