@@ -150,7 +150,8 @@ def test_every_class_flips_to_its_confusable_class_only(labels):
 
 def test_noise_kinds_draw_apart_and_each_kind_reproduces(labels):
     """The kind is part of the generator's key: symmetric and class_conditional noise of one seed and level choose
-    different samples (as if drawn independently); each kind reproduces itself; each kind's key ends in its name's key."""
+    different samples (as if drawn independently); each kind reproduces itself; each kind's key ends in its name's
+    key."""
     symmetric = inject_noise(labels, 0.3, 10, seed=0, kind="symmetric")
     conditional = inject_noise(labels, 0.3, 10, seed=0, kind="class_conditional", confusable=CONFUSABLE)
     assert symmetric[1].sum() == conditional[1].sum() == 3000
