@@ -26,6 +26,7 @@ import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from labelsweep.artifacts import atomic_path
 from labelsweep.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
@@ -101,8 +102,8 @@ def fetch(url: str, manifest: dict[str, str], dest: Path) -> Path:
             raise DataError(f"cannot unpack {url} as a zip or tar archive: {err}") from None
         root = _dataset_root(Path(tmp) / "unpacked", next(iter(manifest)))
         verify(root, manifest)
-        shutil.rmtree(dest, ignore_errors=True)
-        root.rename(dest)  # only a verified folder ever appears at `dest`
+        with atomic_path(dest) as moved:  # only a verified folder ever appears at `dest`
+            root.rename(moved)
     return dest
 
 

@@ -85,7 +85,7 @@ class Claim:
     def direction(self) -> str:
         """:data:`HIGHER` or :data:`LOWER` where the interval lies above or below 0, else :data:`NONE` (or
         :data:`NO_INTERVAL` without an interval): the only place a direction is decided."""
-        if self.low != self.low:
+        if np.isnan(self.low):
             return NO_INTERVAL
         return HIGHER if self.low > 0 else LOWER if self.high < 0 else NONE
 
