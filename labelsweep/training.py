@@ -28,7 +28,6 @@ from __future__ import annotations
 import math
 import os
 from functools import cache
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -36,11 +35,9 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
+from labelsweep.config import Train
 from labelsweep.errors import ConfigError
 from labelsweep.labels import NO_LABEL
-
-if TYPE_CHECKING:
-    from labelsweep.config import Train
 
 
 def resolve_device(name: str) -> torch.device:
