@@ -1,4 +1,4 @@
-"""Loading the data sets into uint8 arrays of shape (N, C, H, W), checked, through torchvision.
+"""Loading the data sets into uint8 arrays of shape (N, C, H, W), checked.
 
 Fashion-MNIST comes from, in order: the folder in ``<dataset>.data.path``; Debian's
 ``dataset-fashion-mnist`` package; a torchvision download. Every file is checked against the official
@@ -79,46 +79,54 @@ def _read_checked(folder: Path, name: str) -> bytes | None:
     return None
 
 
-def _stage_local_files(folder: Path, root: Path) -> bool:
-    """Copy the four checked files from `folder` to where torchvision looks; False if any is missing."""
+# torchvision's FashionMNIST.classes, in label order.
+FASHION_MNIST_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                         "Ankle boot"]
+
+
+def _local_files(folder: Path) -> dict[str, bytes] | None:
+    """The four checked files' decompressed bytes from `folder`; None if any is missing."""
     contents = {name: _read_checked(folder, name) for name in FASHION_MNIST_MD5}
-    if any(data is None for data in contents.values()):
-        return False
-    raw = root / "FashionMNIST" / "raw"
-    raw.mkdir(parents=True, exist_ok=True)
-    for name, data in contents.items():
-        (raw / name).write_bytes(data)
-    return True
+    return None if any(data is None for data in contents.values()) else contents
+
+
+def _downloaded_files(tried: list[str]) -> dict[str, bytes]:
+    """The four files fetched by torchvision and checked like a local copy (the only use of torchvision here)."""
+    from torchvision.datasets import FashionMNIST
+
+    with tempfile.TemporaryDirectory(prefix="fashion-mnist-") as tmp:
+        try:
+            FashionMNIST(tmp, train=True, download=True)
+            FashionMNIST(tmp, train=False, download=True)
+        except Exception as err:  # torchvision raises several kinds of network error
+            tried.append(f"torchvision download: {type(err).__name__}: {err}")
+            raise DataError("Fashion-MNIST not found (" + "; ".join(tried) + "). " + HOW_TO_GET_FASHION_MNIST) from None
+        return _local_files(Path(tmp) / "FashionMNIST" / "raw")
+
+
+def _idx_array(data: bytes) -> np.ndarray:
+    """An IDX file's uint8 array: its header gives the number of dimensions (4th byte), then each size (big-endian)."""
+    ndim = data[3]
+    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
 
 
 def load_fashion_mnist(path: str | None) -> Dataset:
-    from torchvision.datasets import FashionMNIST
-
-    tried = []
-    with tempfile.TemporaryDirectory(prefix="fashion-mnist-") as tmp:
-        root = Path(tmp)
-        found = False
-        for folder in ([Path(path)] if path else []) + [DEBIAN_DIR]:
-            if _stage_local_files(folder, root):
-                found = True
-                break
-            tried.append(f"{folder}: the four files are not all there")
-        if not found:
-            try:
-                FashionMNIST(root, train=True, download=True)
-                FashionMNIST(root, train=False, download=True)
-            except Exception as err:  # torchvision raises several kinds of network error
-                tried.append(f"torchvision download: {type(err).__name__}: {err}")
-                raise DataError("Fashion-MNIST not found (" + "; ".join(tried) + "). "
-                                + HOW_TO_GET_FASHION_MNIST) from None
-            for name in FASHION_MNIST_MD5:  # the download is checked like a local copy
-                _read_checked(root / "FashionMNIST" / "raw", name)
-        splits = []
-        for train in (True, False):
-            ds = FashionMNIST(root, train=train, download=False)
-            images = ds.data.numpy()[:, None, :, :].copy()
-            splits.append(Split(images, ds.targets.numpy().astype(np.int64), [str(i) for i in range(len(images))]))
-        return Dataset(splits[0], splits[1], list(ds.classes))
+    """The official split, read from the first folder that has the four files, else downloaded by torchvision.
+    The files are decoded here (IDX: a header, then raw uint8), so local copies need no torchvision."""
+    tried, contents = [], None
+    for folder in ([Path(path)] if path else []) + [DEBIAN_DIR]:
+        contents = _local_files(folder)
+        if contents is not None:
+            break
+        tried.append(f"{folder}: the four files are not all there")
+    contents = contents or _downloaded_files(tried)
+    splits = []
+    for prefix in ("train", "t10k"):
+        images = _idx_array(contents[f"{prefix}-images-idx3-ubyte"])[:, None, :, :].copy()
+        labels = _idx_array(contents[f"{prefix}-labels-idx1-ubyte"]).astype(np.int64)
+        splits.append(Split(images, labels, [str(i) for i in range(len(images))]))
+    return Dataset(splits[0], splits[1], list(FASHION_MNIST_CLASSES))
 
 
 def _scan_folder(folder: Path) -> tuple[list[tuple[str, int]], list[str]]:

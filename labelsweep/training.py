@@ -98,6 +98,21 @@ class StackedHead(nn.Module):
         return torch.einsum("bmf,mfk->mbk", features, self.weight) + self.bias[:, None, :]
 
 
+def adaptive_avg_pool(x: torch.Tensor, size: int, by_windows: bool | None = None) -> torch.Tensor:
+    """``F.adaptive_avg_pool2d(x, size)``, with a backward pass that is deterministic on CUDA too.
+
+    PyTorch's CUDA backward of adaptive average pooling adds with atomics and has no deterministic version: under
+    :func:`make_deterministic` it raises a RuntimeError, so no CNN could train on a GPU. There the same windows
+    (rows ``floor(i*H/size)`` to ``ceil((i+1)*H/size)``, columns alike) are averaged by slicing; elsewhere
+    PyTorch's own kernel runs, so CPU results stay bit for bit as they were. `by_windows` forces either way (tests).
+    """
+    if not (x.is_cuda if by_windows is None else by_windows):
+        return F.adaptive_avg_pool2d(x, size)
+    rows, cols = ([(i * n // size, -(-(i + 1) * n // size)) for i in range(size)] for n in x.shape[2:])
+    return torch.stack([torch.stack([x[:, :, r0:r1, c0:c1].mean(dim=(2, 3)) for c0, c1 in cols], dim=-1)
+                        for r0, r1 in rows], dim=-2)
+
+
 def _stacked_conv(one: nn.Conv2d, n_models: int, shared_input: bool) -> nn.Conv2d:
     """`n_models` copies of `one` as one convolution: reading one shared input, or grouped (one group per model)."""
     groups = 1 if shared_input else n_models
@@ -153,13 +168,13 @@ class StackedCNN(nn.Module):
         self.features = nn.Sequential(
             convs[0], nn.BatchNorm2d(m * width), nn.ReLU(), nn.MaxPool2d(2),
             convs[1], nn.BatchNorm2d(m * 2 * width), nn.ReLU(), nn.MaxPool2d(2),
-            convs[2], nn.BatchNorm2d(m * 4 * width), nn.ReLU(), nn.AdaptiveAvgPool2d(2),
+            convs[2], nn.BatchNorm2d(m * 4 * width), nn.ReLU(),
         )  # fmt: skip
         self.dropout = nn.Dropout(0.3)
         self.head = StackedHead(n_models, one_head)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        f = self.features(x).reshape(len(x), self.n_models, self.features_per_model)
+        f = adaptive_avg_pool(self.features(x), 2).reshape(len(x), self.n_models, self.features_per_model)
         return self.head(self.dropout(f))
 
 

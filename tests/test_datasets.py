@@ -53,6 +53,24 @@ def test_the_real_files_load_and_match_the_official_counts():
     assert ds.dedup is None  # the official split is kept as published
 
 
+@needs_fashion_mnist
+def test_the_files_are_decoded_as_torchvision_reads_them(tmp_path):
+    """labelsweep decodes the IDX files itself (a GPU machine may have no torchvision): the same images, labels
+    and class names as torchvision's FashionMNIST reading the same files."""
+    from torchvision.datasets import FashionMNIST
+
+    raw = tmp_path / "FashionMNIST" / "raw"
+    raw.mkdir(parents=True)
+    for f in DEBIAN.iterdir():
+        (raw / f.name.removesuffix(".gz")).write_bytes(gzip.decompress(f.read_bytes()))
+    ours = datasets.load_fashion_mnist(None)
+    for split, train in ((ours.train, True), (ours.test, False)):
+        theirs = FashionMNIST(tmp_path, train=train, download=False)
+        assert np.array_equal(split.images, theirs.data.numpy()[:, None]) and split.images.dtype == np.uint8
+        assert np.array_equal(split.labels, theirs.targets.numpy()) and split.labels.dtype == np.int64
+    assert ours.classes == theirs.classes
+
+
 def test_missing_data_fails_once_listing_all_three_ways(tmp_path, monkeypatch):
     from torchvision.datasets import FashionMNIST
 

@@ -13,6 +13,7 @@ model that trains on such a sample can memorise its label, and one that does not
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pandas as pd
@@ -29,7 +30,11 @@ from .conftest import ROOT, checkout, run_stage, save_runs, write_raw
 
 N, K = 90, 3
 ODD = np.array([0, 5, 31, 47, 62, 80])
-TRAIN = {"model": "mlp", "width": 4, "epochs": 40, "batch_size": 16, "lr": 0.01, "device": "cpu", "precision": "fp32"}
+# LABELSWEEP_REAL_CUDA=1 (bench/gpu.sh, on a GPU machine): every fit here trains on the real CUDA device, and the
+# precision tests ask the device itself whether it computes bf16 instead of a mock.
+REAL_CUDA = os.environ.get("LABELSWEEP_REAL_CUDA") == "1"
+DEVICE = "cuda" if REAL_CUDA else "cpu"
+TRAIN = {"model": "mlp", "width": 4, "epochs": 40, "batch_size": 16, "lr": 0.01, "device": DEVICE, "precision": "fp32"}
 
 
 def toy() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -165,7 +170,8 @@ def train_eval_run(tmp_path_factory):
     (tmp_path / "cleaned").mkdir()
     np.save(tmp_path / "cleaned/labels.npy", np.vstack([distinct[i] for _, _, i in cells]))
     pd.DataFrame({"run": [r for r, _, _ in cells], "strategy": [s for _, s, _ in cells],
-                  "prune_share": [0.0 if s == "keep_rest" else np.nan for _, s, _ in cells]}).to_csv(
+                  "prune_share": [0.0 if s == "keep_rest" else np.nan for _, s, _ in cells],
+                  "sweep": True, "study": True}).to_csv(
         tmp_path / "cleaned/cells.csv", index=False)
     result = run_stage("train_eval", tmp_path, "--dataset", "fashion_mnist", "--noise-level", "0.2", "--raw", "raw",
                        "--noisy", "noisy", "--cleaned", "cleaned", "--predictions", "pred.npy", "--accuracy",
@@ -252,8 +258,34 @@ def test_initial_weights_depend_on_the_seed_alone_not_on_the_stack(model):
     ("fp32", False, True, "fp32"), ("bf16", False, False, "bf16")])
 def test_auto_precision_is_bf16_where_the_device_computes_it_natively(monkeypatch, setting, cuda, native, expected):
     monkeypatch.setattr(training, "cpu_has_native_bf16", lambda: native)
-    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    if not REAL_CUDA:  # on a GPU machine the device answers (a GPU with bf16, as every one since Ampere)
+        monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
     assert training.resolve_precision(setting, torch.device("cuda" if cuda else "cpu")) == expected
+
+
+@pytest.mark.skipif(not REAL_CUDA, reason="LABELSWEEP_REAL_CUDA=1 runs it on a GPU machine (bench/gpu.sh)")
+def test_auto_resolves_to_the_gpu_and_bf16_on_a_gpu_machine():
+    """`device: auto` picks the GPU there, with bf16, and a stage records that in its environment.json."""
+    used = training.environment({"device": "auto", "precision": "auto"})
+    assert (used["device"], used["precision"]) == ("cuda", "bf16")
+
+
+@pytest.mark.parametrize("side", [7, 8, 5])
+def test_pooling_by_windows_is_pytorchs_adaptive_pooling_forward_and_backward(side):
+    """The CNN's pooling on CUDA (slices, deterministic) computes PyTorch's adaptive average pooling and its
+    gradient, for the Fashion-MNIST CNN's 7x7 maps (overlapping windows), the 32-pixel images' 8x8 and an odd 5x5."""
+    x = torch.randn(3, 4, side, side, dtype=torch.float64).contiguous(memory_format=torch.channels_last)
+    weights = torch.randn(3, 4, 2, 2, dtype=torch.float64)
+    results = []
+    for by_windows in (False, True):
+        leaf = x.clone().requires_grad_(True)
+        out = training.adaptive_avg_pool(leaf, 2, by_windows=by_windows)
+        (out * weights).sum().backward()
+        results.append((out.detach(), leaf.grad))
+    (expected, expected_grad), (pooled, grad) = results
+    assert pooled.shape == (3, 4, 2, 2)
+    torch.testing.assert_close(pooled, expected)
+    torch.testing.assert_close(grad, expected_grad)
 
 
 @pytest.mark.parametrize(("flags", "expected"), [
