@@ -21,7 +21,7 @@ import pytest
 import torch
 import yaml
 
-from labelsweep import training
+from labelsweep import models, training
 from labelsweep.config import Train
 from labelsweep.labels import NO_LABEL
 from labelsweep.training import build_models, fit, predict_proba
@@ -266,7 +266,7 @@ def test_auto_precision_is_bf16_where_the_device_computes_it_natively(monkeypatc
 @pytest.mark.skipif(not REAL_CUDA, reason="LABELSWEEP_REAL_CUDA=1 runs it on a GPU machine (bench/gpu.sh)")
 def test_auto_resolves_to_the_gpu_and_bf16_on_a_gpu_machine():
     """`device: auto` picks the GPU there, with bf16, and a stage records that in its environment.json."""
-    used = training.environment({"device": "auto", "precision": "auto"})
+    used = training.environment(typed({**SHORT, "device": "auto", "precision": "auto"}))
     assert (used["device"], used["precision"]) == ("cuda", "bf16")
 
 
@@ -279,7 +279,7 @@ def test_pooling_by_windows_is_pytorchs_adaptive_pooling_forward_and_backward(si
     results = []
     for by_windows in (False, True):
         leaf = x.clone().requires_grad_(True)
-        out = training.adaptive_avg_pool(leaf, 2, by_windows=by_windows)
+        out = models.adaptive_avg_pool(leaf, 2, by_windows=by_windows)
         (out * weights).sum().backward()
         results.append((out.detach(), leaf.grad))
     (expected, expected_grad), (pooled, grad) = results
