@@ -136,6 +136,7 @@ def fit_benchmark(out: Path, smoke: bool) -> None:
 
     sys.path.insert(0, str(ROOT))
     from labelsweep import datasets, training
+    from labelsweep.config import Train
 
     data = datasets.load_fashion_mnist(str(FASHION_MNIST))
     images, labels = data.train.images, data.train.labels
@@ -144,7 +145,8 @@ def fit_benchmark(out: Path, smoke: bool) -> None:
     base = train_settings(smoke)
     sync = torch.cuda.synchronize if torch.cuda.is_available() and not smoke else (lambda: None)
     for precision in ("fp32", "bf16"):
-        training.fit(images[:512], labels[None, :512], 10, {**base, "precision": precision, "epochs": 1}, seed=0)
+        training.fit(images[:512], labels[None, :512], 10,
+                     Train.model_validate({**base, "precision": precision, "epochs": 1}), seed=0)
     sync()
     cases = [(name, rows, precision, base["batch_size"]) for name, rows in fit_cases(labels)
              for precision in ("fp32", "bf16")]
@@ -155,7 +157,7 @@ def fit_benchmark(out: Path, smoke: bool) -> None:
             torch.cuda.reset_peak_memory_stats()
         with GpuSampler(out / f"gpu_util_fit{i}.csv") as sampler:
             start = time.perf_counter()
-            training.fit(images, rows, 10, train, seed=0, desc=name)
+            training.fit(images, rows, 10, Train.model_validate(train), seed=0, desc=name)
             sync()
             seconds = time.perf_counter() - start
         n, epochs, models = len(images), train["epochs"], len(rows)

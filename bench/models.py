@@ -25,6 +25,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from bench.report import command_line  # noqa: E402
+from labelsweep.config import Train  # noqa: E402
 
 OUT = ROOT / "bench" / "out" / "models.json"
 BEGIN, END = "<!-- bench/models.py report: begin -->", "<!-- bench/models.py report: end -->"
@@ -66,7 +67,7 @@ def one(images: np.ndarray, labels: np.ndarray, train: dict, seed: int) -> dict:
     result, seconds = {}, []
     for name, given in (("clean", labels[fit_rows]), ("noisy", noisy)):
         start = time.perf_counter()
-        models = training.fit(images[fit_rows], given, 10, train, seed)
+        models = training.fit(images[fit_rows], given, 10, Train.model_validate(train), seed)
         seconds.append(time.perf_counter() - start)
         val = training.predict_proba(models, images[val_rows])[0].argmax(1)
         result[f"{name}_val_accuracy"] = float((val == labels[val_rows]).mean())

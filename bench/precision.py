@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from bench.report import command_line  # noqa: E402
 from bench.run import machine  # noqa: E402
+from labelsweep.config import Train  # noqa: E402
 
 OUT = ROOT / "bench" / "out" / "precision.json"
 BEFORE = "2a91962"  # the last commit before channels-last and the precision setting
@@ -70,7 +71,7 @@ def load(dataset: str) -> tuple:
 def warm_up(images: np.ndarray, labels: np.ndarray, train: dict) -> None:
     """One short fit per variant first, so that no timed fit pays for oneDNN's first-call set-up."""
     for fit, _, change in variants().values():
-        fit(images, labels, 10, {**train, **change, "epochs": 1}, 0)
+        fit(images, labels, 10, Train.model_validate({**train, **change, "epochs": 1}), 0)
 
 
 def accuracy_runs(dataset: str, train: dict) -> dict:
@@ -84,7 +85,7 @@ def accuracy_runs(dataset: str, train: dict) -> dict:
     for seed in SEEDS:
         for name, (fit, predict, change) in variants().items():
             start = time.perf_counter()
-            models = fit(images[fit_rows], labels[fit_rows], 10, {**train, **change}, seed)
+            models = fit(images[fit_rows], labels[fit_rows], 10, Train.model_validate({**train, **change}), seed)
             seconds = time.perf_counter() - start
             val = float((predict(models, images[val_rows])[0].argmax(1) == labels[val_rows]).mean())
             test = float((predict(models, test_images)[0].argmax(1) == test_labels).mean())
@@ -102,7 +103,7 @@ def stacked_runs(train: dict) -> dict:
     for seed in SEEDS:
         for name, (fit, _, change) in variants().items():
             start = time.perf_counter()
-            fit(images, rows, 10, {**train, **change, "epochs": 1}, seed)
+            fit(images, rows, 10, Train.model_validate({**train, **change, "epochs": 1}), seed)
             result[name].append(len(labels) * STACKED / (time.perf_counter() - start))
     return result
 

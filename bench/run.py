@@ -33,6 +33,7 @@ import yaml
 # The repository first on sys.path, whether this runs as a script or is imported as bench.run (bench/precision.py).
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.report import OUT, ROOT, median, report  # noqa: E402
+from labelsweep.config import Train  # noqa: E402
 
 # The stages call `python` and `dvc`: the ones of the environment running this script.
 ENV = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
@@ -141,7 +142,7 @@ def throughput(runs: int = 3) -> dict:
 
     def project(n: int) -> float:
         start = time.perf_counter()
-        training.fit(images, np.tile(labels, (n, 1)), 10, train, seed=0, desc=f"{n} stacked")
+        training.fit(images, np.tile(labels, (n, 1)), 10, Train.model_validate(train), seed=0, desc=f"{n} stacked")
         return time.perf_counter() - start
 
     def bare() -> float:

@@ -19,11 +19,15 @@ import tempfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from labelsweep.errors import DataError, not_allowed
 from labelsweep.sampling import stratified_indices
+
+if TYPE_CHECKING:
+    from labelsweep.config import Data
 
 FASHION_MNIST_MD5 = {  # of the decompressed files, as published by Zalando Research
     "train-images-idx3-ubyte": "f4a8712d7a061bf5bd6d2ca38dc4d50a",
@@ -207,7 +211,7 @@ def _dedup_train(split: Split, keys: list[bytes]) -> tuple[Split, set[bytes], di
     return _take(split, keep), {keys[i] for i in keep}, counts
 
 
-def load_image_folder(name: str, data: dict, seed: int) -> Dataset:
+def load_image_folder(name: str, data: Data, seed: int) -> Dataset:
     """Load the image-folder dataset `name` from its `data` settings, without duplicates or leakage.
 
     Images are compared by their decoded RGB pixels at full resolution (see :func:`_pixel_key`), not by
@@ -224,34 +228,34 @@ def load_image_folder(name: str, data: dict, seed: int) -> Dataset:
     from labelsweep.fetch import resolve_folder
 
     root = resolve_folder(name, data)  # data.path, else a fetched copy checked against its manifest
-    first = root / data["train_dirs"][0]
-    scans = [(root / d, *_scan_folder(root / d)) for d in data["train_dirs"]]
+    first = root / data.train_dirs[0]
+    scans = [(root / d, *_scan_folder(root / d)) for d in data.train_dirs]
     classes = scans[0][2]
     if len(classes) < 2:
         raise DataError(f"{name}.data: {first} has {len(classes)} class folder {classes}, but an image_folder "
                         f"dataset needs at least 2 classes (one sub-folder per class in each of "
                         f"{name}.data.train_dirs)")
-    test_dir = data.get("test_dir")
+    test_dir = data.test_dir
     if test_dir:
         scans.append((root / test_dir, *_scan_folder(root / test_dir)))
     for folder, _, other in scans[1:]:
         if other != classes:
             raise DataError(f"class folders of {folder} {other} differ from those of {first} {classes}")
-    n_train_folders = len(data["train_dirs"])
+    n_train_folders = len(data.train_dirs)
     train, train_keys = _decode([s for _, samples, _ in scans[:n_train_folders] for s in samples], root,
-                                data["image_size"])
+                                data.image_size)
     train, kept_keys, counts = _dedup_train(train, train_keys)
     if test_dir:
-        test, test_keys = _decode(scans[-1][1], root, data["image_size"])
+        test, test_keys = _decode(scans[-1][1], root, data.image_size)
         fresh = [i for i, key in enumerate(test_keys) if key not in kept_keys]
         if not fresh:
             raise DataError(f"every image in {root / test_dir} ({name}.data.test_dir) is also in the training "
-                            f"folders {data['train_dirs']}: nothing is left to test on")
+                            f"folders {data.train_dirs}: nothing is left to test on")
         counts.update(test_loaded=len(test_keys), test_overlap_removed=len(test_keys) - len(fresh),
                       test_internal_duplicates=len(fresh) - len({test_keys[i] for i in fresh}))
         test = _take(test, np.array(fresh, dtype=np.int64))
     else:
-        n_test = max(len(classes), int(round(data["test_share"] * len(train.labels))))
+        n_test = max(len(classes), int(round(data.test_share * len(train.labels))))
         test_idx, train_idx = stratified_indices(train.labels, n_test, seed)
         train, test = _take(train, train_idx), _take(train, test_idx)
         counts.update(test_loaded=len(test_idx), test_overlap_removed=0, test_internal_duplicates=0)
@@ -275,13 +279,13 @@ def subsample(split: Split, size: int | None, key: str, seed: int) -> Split:
     return _take(split, stratified_indices(split.labels, size, seed)[0])
 
 
-def load(name: str, data: dict, seed: int) -> Dataset:
+def load(name: str, data: Data, seed: int) -> Dataset:
     """Load dataset `name` as its `data` settings say, subsampled as asked."""
-    if data["source"] == "fashion_mnist":
-        ds = load_fashion_mnist(data.get("path"))
+    if data.source == "fashion_mnist":
+        ds = load_fashion_mnist(data.path)
     else:
         ds = load_image_folder(name, data, seed)
-    ds.train = subsample(ds.train, data.get("train_subsample"), f"{name}.data.train_subsample", seed)
-    ds.test = subsample(ds.test, data.get("test_subsample"), f"{name}.data.test_subsample", seed)
+    ds.train = subsample(ds.train, data.train_subsample, f"{name}.data.train_subsample", seed)
+    ds.test = subsample(ds.test, data.test_subsample, f"{name}.data.test_subsample", seed)
     return ds
 

@@ -24,8 +24,13 @@ import tempfile
 import urllib.parse
 import urllib.request
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from labelsweep.artifacts import atomic_path
 from labelsweep.errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    from labelsweep.config import Data, Params
 
 FETCHED = "data/{name}/fetched"  # where a fetched dataset lives: under the ignored data/, in no DVC output
 # The image files torchvision's ImageFolder reads (torchvision.datasets.folder.IMG_EXTENSIONS).
@@ -97,47 +102,47 @@ def fetch(url: str, manifest: dict[str, str], dest: Path) -> Path:
             raise DataError(f"cannot unpack {url} as a zip or tar archive: {err}") from None
         root = _dataset_root(Path(tmp) / "unpacked", next(iter(manifest)))
         verify(root, manifest)
-        shutil.rmtree(dest, ignore_errors=True)
-        root.rename(dest)  # only a verified folder ever appears at `dest`
+        with atomic_path(dest) as moved:  # only a verified folder ever appears at `dest`
+            root.rename(moved)
     return dest
 
 
-def resolve_folder(name: str, data: dict, base: Path = Path(".")) -> Path:
+def resolve_folder(name: str, data: Data, base: Path = Path(".")) -> Path:
     """The folder to read dataset `name` from: `data.path` if it is one; else the fetched and verified copy
     (fetched now if `data.url` is set); else DataError, naming the setting and how to add the data."""
-    path = Path(data["path"])
+    path = Path(data.path)
     if path.is_dir():
         return path
     problem = f"{name}.data.path = {str(path)!r} is not a folder (expected one sub-folder per class)"
-    if not data.get("url"):
+    if not data.url:
         raise DataError(problem)
-    if not data.get("manifest"):
+    if not data.manifest:
         raise ConfigError(f"params.yaml: {name}.data.url is set without {name}.data.manifest: a fetched archive is "
                           "only used once every file is checked against the manifest")
-    manifest = read_manifest(base / data["manifest"])
+    manifest = read_manifest(base / data.manifest)
     dest = base / FETCHED.format(name=name)
     try:
         if dest.is_dir():
             verify(dest, manifest)  # fetched before: checked again, since anything may have changed it since
             return dest
-        return fetch(data["url"], manifest, dest)
+        return fetch(data.url, manifest, dest)
     except DataError as err:
         raise DataError(f"{problem}, and {name}.data.url gave no verified copy: {err}") from None
 
 
-def left_out_line(name: str, data: dict, err: Exception) -> str:
+def left_out_line(name: str, data: Data, err: Exception) -> str:
     """The one line `make repro` prints for a dataset it leaves out."""
-    return (f"{name}: left out of this run ({err}). To add it, put its class folders at {data.get('path')} "
+    return (f"{name}: left out of this run ({err}). To add it, put its class folders at {data.path} "
             f"({name}.data.path) or set {name}.data.url to an archive of them, then run make repro again.")
 
 
-def repro_targets(params: dict) -> tuple[list[str], list[str]]:
+def repro_targets(params: Params) -> tuple[list[str], list[str]]:
     """(dvc repro targets, left-out lines): no target when every dataset is ready, so that `dvc repro` runs all;
     else the plot stage of each dataset that is ready (DVC runs everything upstream of it)."""
     ready, lines = [], []
-    for name in params["datasets"]:
-        data = params[name]["data"]
-        if data["source"] != "image_folder":
+    for name in params.datasets:
+        data = params.dataset(name).data
+        if data.source != "image_folder":
             ready.append(name)  # Fashion-MNIST: the download stage finds or downloads it (datasets.py)
             continue
         try:

@@ -7,10 +7,9 @@ regime and seed) is one run with the cells of both.
 
 A level's stages handle all of its runs in one process (dvc.yaml never goes finer than a dataset and
 a noise level). A run's seed draws its noise, its folds, its models' initial weights and batch order,
-and a regime's training subsample. A *regime* is a training setting: ``default`` is the dataset's
-``train`` section; any other is a named entry of ``<dataset>.regimes`` that overrides some of those
-settings and may train on a stratified subsample (``train_size``), e.g. a model that fits its wrong
-labels. A dataset may set a regime to null: it does not run it (the stage says so).
+and a regime's training subsample. A *regime* is a training setting, defined in params.yaml under
+``<dataset>.regimes`` and resolved by :meth:`labelsweep.config.Dataset.regime` (``default``: the dataset's
+``train`` section). A dataset may set a regime to null: it does not run it (the stage says so).
 
 Every per-sample array of a level has one row per run (or per cell) over *all* training samples; a
 sample outside a run's training subsample has label `labelsweep.labels.NO_LABEL`, which the training loop
@@ -22,10 +21,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
-DEFAULT_REGIME = "default"
+if TYPE_CHECKING:
+    from labelsweep.config import Dataset, Params
 
 
 @dataclass(frozen=True)
@@ -37,36 +38,25 @@ class Run:
     study: bool = False  # the run is one of the study's (params.yaml `study`, at its levels)
 
 
-def plan(noise_kinds: list[str], regimes: list[str], seeds: list[int], section: dict) -> list[Run]:
+def plan(noise_kinds: list[str], regimes: list[str], seeds: list[int], section: Dataset) -> list[Run]:
     """The runs of one dataset's level, in a fixed order: the regimes the dataset does not run are left out."""
-    defined = section.get("regimes") or {}
-    return [Run(kind, regime, seed) for regime in regimes
-            if regime == DEFAULT_REGIME or defined.get(regime) is not None
+    return [Run(kind, regime, seed) for regime in regimes if section.runs(regime)
             for kind in noise_kinds for seed in seeds]
 
 
-def level_plan(noise_level: float, params: dict, section: dict) -> list[Run]:
+def level_plan(noise_level: float, params: Params, section: Dataset) -> list[Run]:
     """Every run of one level: the sweep's runs, then the study's where `noise_level` is one of its levels; a run in
     both grids appears once, with both flags."""
-    sweep = plan(**params["runs"], section=section)
-    study = params.get("study")
-    if not study or noise_level not in study["noise"]:
+    sweep = plan(params.runs.noise_kinds, params.runs.regimes, params.runs.seeds, section)
+    study = params.study
+    if not study or noise_level not in study.noise:
         return sweep
     extra = [Run(r.noise_kind, r.regime, r.seed, sweep=False, study=True)
-             for r in plan(study["noise_kinds"], study["regimes"], study["seeds"], section)]
+             for r in plan(study.noise_kinds, study.regimes, study.seeds, section)]
     both = {(r.noise_kind, r.regime, r.seed) for r in extra}
     merged = [Run(r.noise_kind, r.regime, r.seed, True, (r.noise_kind, r.regime, r.seed) in both) for r in sweep]
     known = {(r.noise_kind, r.regime, r.seed) for r in sweep}
     return merged + [r for r in extra if (r.noise_kind, r.regime, r.seed) not in known]
-
-
-def regime_settings(section: dict, regime: str) -> tuple[dict, int | None]:
-    """``(train, train_size)``: the dataset's training settings under `regime`, and its subsample size."""
-    if regime == DEFAULT_REGIME:
-        return dict(section["train"]), None
-    overrides = dict(section["regimes"][regime])
-    train_size = overrides.pop("train_size", None)
-    return {**section["train"], **overrides}, train_size
 
 
 def table_csv(runs: list[Run]) -> str:

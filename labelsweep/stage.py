@@ -10,6 +10,7 @@ cost around it (interpreter start-up, imports, loading inputs, DVC's bookkeeping
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import resource
@@ -18,7 +19,43 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from labelsweep.checks import check_level
+from labelsweep.config import Params, load_params
 from labelsweep.errors import ConfigError, DataError
+
+# Every option of the stages, with its help: dvc.yaml's cmd lines pass them, each stage names those it takes.
+OPTIONS = {
+    "dataset": "a dataset name with a section in params.yaml",
+    "noise-level": "the noise level (one of params.yaml `noise`) whose runs this stage handles",
+    "raw": "the download stage's folder",
+    "noisy": "the inject_noise stage's folder (plot: the folder of its folders, one per level)",
+    "pred-probs": "the crossval_probs stage's folder",
+    "issues": "the find_issues stage's folder (plot: the folder of its folders, one per level)",
+    "cleaned": "the apply_prune_relabel stage's folder",
+    "summary": "the download stage's summary of the data (JSON)",
+    "results": "the dataset's folder with accuracy/ and detection/",
+    "out": "output folder",
+    "detection": "output JSON with the detection metrics",
+    "predictions": "output .npy: test predictions, one row per cell",
+    "accuracy": "output CSV: one row per cell",
+    "metrics": "output JSON: the headline metrics",
+}
+
+
+def arguments(doc: str, *options: str, help: dict[str, str] | None = None) -> tuple[argparse.Namespace, Params]:
+    """The stage's command line (each of `options` required, helped from OPTIONS or `help`) and params.yaml,
+    checked before any data is read: the settings (for `--dataset`, that it is one of `datasets`), then a
+    `--noise-level` from the command line."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    for option in options:
+        parser.add_argument(f"--{option}", required=True, type=float if option == "noise-level" else str,
+                            help={**OPTIONS, **(help or {})}[option])
+    args = parser.parse_args()
+    params = load_params(getattr(args, "dataset", None))
+    if "noise-level" in options:
+        args.noise_level = check_level(args.noise_level, "noise-level", upper_inclusive=False)
+    return args, params
+
 
 fit_seconds = 0.0  # time inside model fitting (`with fitting():` around labelsweep.training.fit)
 work_seconds = 0.0  # time inside the work a stage exists for (fitting included)

@@ -9,13 +9,24 @@ in training order; :func:`register` adds one. Everything downstream -- the train
 this registry, so a new strategy is one :func:`register` call. A strategy that changes how a model trains (a
 loss, early stopping) rather than its labels would carry those settings in `training` (none does yet).
 
+A strategy defined outside the package is a *plugin*: a module that calls :func:`register` when imported, named
+in the environment variable ``LABELSWEEP_PLUGINS`` (comma-separated dotted module names, or paths of ``.py``
+files). This module imports them after its built-in entries, so their cells train after the built-in ones and
+the registry is complete wherever it is read. It is an environment variable, not a setting, because every stage
+runs in a process of its own that DVC starts: the variable reaches all of them (and `dvc repro` itself), while a
+:func:`register` call in the process that starts DVC would reach none. DVC does not track a plugin's file: after
+changing one, rerun with ``dvc repro --force``.
+
 A cell is a :class:`Cell`: a strategy and its share (None where it takes none). On disk it is the pair of
 columns ``strategy, prune_share`` (NaN: no share) or the key ``<strategy>@<share>`` (:attr:`Cell.key`).
 """
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import math
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -207,6 +218,22 @@ register(Strategy(CONFIDENT_RELABEL, _confident_relabel, _fixed("cleanlab: relab
                   _fixed("confident relabel")))
 
 PRUNE_ALL, RELABEL_ALL = Cell(PRUNE_RELABEL, 1.0), Cell(PRUNE_RELABEL, 0.0)
+PLUGINS = "LABELSWEEP_PLUGINS"
+
+
+def load_plugins(names: str) -> None:
+    """Import every plugin of `names` (comma-separated module names or ``.py`` paths): each registers its own."""
+    for name in filter(None, (part.strip() for part in names.split(","))):
+        if name.endswith(".py"):
+            spec = importlib.util.spec_from_file_location(os.path.basename(name)[:-3], name)
+            if spec is None or spec.loader is None:
+                raise ImportError(f"{PLUGINS}: cannot load {name}")
+            spec.loader.exec_module(importlib.util.module_from_spec(spec))
+        else:
+            importlib.import_module(name)
+
+
+load_plugins(os.environ.get(PLUGINS, ""))
 
 
 def training_cells(evidence: Evidence, thresholds: list[float], chosen: list[str]) -> list[tuple[Cell, np.ndarray]]:

@@ -1,4 +1,4 @@
-"""The models, and the one training protocol every model of the project follows.
+"""The one training protocol every model of the project follows (the models: labelsweep.models).
 
 A stage that needs models fits them in one process: the cross-validation folds of a noise level, the
 refits without the flagged samples, or the baseline and every cell of a level. **The protocol**, the
@@ -35,8 +35,10 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
+from labelsweep.config import Train
 from labelsweep.errors import ConfigError
 from labelsweep.labels import NO_LABEL
+from labelsweep.models import build_models
 
 
 def resolve_device(name: str) -> torch.device:
@@ -74,118 +76,15 @@ def resolve_precision(name: str, device: torch.device) -> str:
     return "bf16" if cpu_has_native_bf16() else "fp32"
 
 
-def environment(train: dict) -> dict:
+def environment(train: Train) -> dict:
     """What a fit under `train` runs on: device, precision, threads and library versions (recorded with the
     outputs of every stage that fits models)."""
     import cleanlab
 
-    device = resolve_device(train["device"])
-    return {"device": device.type, "precision": resolve_precision(train["precision"], device),
+    device = resolve_device(train.device)
+    return {"device": device.type, "precision": resolve_precision(train.precision, device),
             "threads": torch.get_num_threads(), "torch": torch.__version__, "numpy": np.__version__,
             "cleanlab": cleanlab.__version__}
-
-
-class StackedHead(nn.Module):
-    """`n_models` copies of the linear layer `one`, each applied to its own features: (B, M, F) -> (M, B, K)."""
-
-    def __init__(self, n_models: int, one: nn.Linear) -> None:
-        super().__init__()
-        self.weight = nn.Parameter(one.weight.detach().T.expand(n_models, -1, -1).clone())
-        self.bias = nn.Parameter(one.bias.detach().expand(n_models, -1).clone())
-
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return torch.einsum("bmf,mfk->mbk", features, self.weight) + self.bias[:, None, :]
-
-
-def adaptive_avg_pool(x: torch.Tensor, size: int, by_windows: bool | None = None) -> torch.Tensor:
-    """``F.adaptive_avg_pool2d(x, size)``, with a backward pass that is deterministic on CUDA too.
-
-    PyTorch's CUDA backward of adaptive average pooling adds with atomics and has no deterministic version: under
-    :func:`make_deterministic` it raises a RuntimeError, so no CNN could train on a GPU. There the same windows
-    (rows ``floor(i*H/size)`` to ``ceil((i+1)*H/size)``, columns alike) are averaged by slicing; elsewhere
-    PyTorch's own kernel runs, so CPU results stay bit for bit as they were. `by_windows` forces either way (tests).
-    """
-    if not (x.is_cuda if by_windows is None else by_windows):
-        return F.adaptive_avg_pool2d(x, size)
-    rows, cols = ([(i * n // size, -(-(i + 1) * n // size)) for i in range(size)] for n in x.shape[2:])
-    return torch.stack([torch.stack([x[:, :, r0:r1, c0:c1].mean(dim=(2, 3)) for c0, c1 in cols], dim=-1)
-                        for r0, r1 in rows], dim=-2)
-
-
-def _stacked_conv(one: nn.Conv2d, n_models: int, shared_input: bool) -> nn.Conv2d:
-    """`n_models` copies of `one` as one convolution: reading one shared input, or grouped (one group per model)."""
-    groups = 1 if shared_input else n_models
-    stacked = nn.Conv2d(one.in_channels * groups, one.out_channels * n_models, one.kernel_size,
-                        padding=one.padding, groups=groups)
-    with torch.no_grad():
-        stacked.weight.copy_(one.weight.repeat(n_models, 1, 1, 1))
-        stacked.bias.copy_(one.bias.repeat(n_models))
-    return stacked
-
-
-class StackedMLP(nn.Module):
-    """`n_models` MLPs with one hidden layer of `hidden` units, trained side by side.
-
-    The hidden layers of all models are one Linear layer `n_models * hidden` wide: a single large
-    matrix product per step. A single model's layers are drawn first, then copied, so that the initial
-    weights do not depend on how many models are stacked.
-    """
-
-    def __init__(self, n_models: int, in_features: int, hidden: int, n_classes: int) -> None:
-        super().__init__()
-        self.n_models, self.hidden_units = n_models, hidden
-        one_hidden, one_head = nn.Linear(in_features, hidden), nn.Linear(hidden, n_classes)
-        self.hidden = nn.Linear(in_features, n_models * hidden)
-        with torch.no_grad():
-            self.hidden.weight.copy_(one_hidden.weight.repeat(n_models, 1))
-            self.hidden.bias.copy_(one_hidden.bias.repeat(n_models))
-        self.head = StackedHead(n_models, one_head)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = F.relu(self.hidden(x.flatten(1)))
-        return self.head(h.view(len(x), self.n_models, self.hidden_units))
-
-
-class StackedCNN(nn.Module):
-    """`n_models` small CNNs side by side: three conv blocks of `width`, 2*`width` and 4*`width` channels.
-
-    Model m owns channel group m of every layer. The first convolution reads the shared input with all
-    models' filters at once; the later ones are grouped (one group per model), and batch normalisation
-    is per channel, hence per model. Its batch statistics are taken over the whole batch, masked
-    samples included: a model sees the *images* of samples kept out of its loss, never their labels.
-    A single model's layers are drawn first, then copied (initial weights independent of `n_models`).
-    """
-
-    def __init__(self, n_models: int, in_channels: int, width: int, n_classes: int) -> None:
-        super().__init__()
-        self.n_models, self.features_per_model = n_models, 4 * width * 4
-        one = [nn.Conv2d(in_channels, width, 3, padding=1), nn.Conv2d(width, 2 * width, 3, padding=1),
-               nn.Conv2d(2 * width, 4 * width, 3, padding=1)]
-        one_head = nn.Linear(self.features_per_model, n_classes)
-        convs = [_stacked_conv(conv, n_models, shared_input=i == 0) for i, conv in enumerate(one)]
-        m = n_models
-        self.features = nn.Sequential(
-            convs[0], nn.BatchNorm2d(m * width), nn.ReLU(), nn.MaxPool2d(2),
-            convs[1], nn.BatchNorm2d(m * 2 * width), nn.ReLU(), nn.MaxPool2d(2),
-            convs[2], nn.BatchNorm2d(m * 4 * width), nn.ReLU(),
-        )  # fmt: skip
-        self.dropout = nn.Dropout(0.3)
-        self.head = StackedHead(n_models, one_head)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        f = adaptive_avg_pool(self.features(x), 2).reshape(len(x), self.n_models, self.features_per_model)
-        return self.head(self.dropout(f))
-
-
-def build_models(name: str, n_models: int, in_shape: tuple[int, int, int], n_classes: int, width: int) -> nn.Module:
-    """`mlp`: one hidden layer of 16*`width` units on the flattened pixels (fast on a CPU);
-    `cnn`: three batch-normalised conv blocks of `width`, 2*`width` and 4*`width` channels, channels-last."""
-    channels, height, side = in_shape
-    if name == "mlp":
-        return StackedMLP(n_models, channels * height * side, 16 * width, n_classes)
-    if name == "cnn":
-        return StackedCNN(n_models, channels, width, n_classes).to(memory_format=torch.channels_last)
-    raise ValueError(f"unknown model {name!r}")
 
 
 def to_tensor(images: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -230,13 +129,13 @@ def stacks(model: str, device: torch.device, n_models: int) -> list[slice]:
     return [slice(m, m + 1) for m in range(n_models)]
 
 
-def fit(images: np.ndarray, labels: np.ndarray, n_classes: int, train: dict, seed: int,
+def fit(images: np.ndarray, labels: np.ndarray, n_classes: int, train: Train, seed: int,
         members: np.ndarray | None = None, desc: str = "fit") -> list[nn.Module]:
     """Train one model per row of `labels` (M, N), model m on the samples with ``labels[m] >= 0``.
 
     Every model follows the protocol of the module doc: initial weights from `seed` alone, Adam with a
-    one-cycle schedule for `train['epochs']` passes over `members` (a boolean mask over the N samples;
-    default: every sample some row trains on) in batches of `train['batch_size']` in an order drawn
+    one-cycle schedule for `train.epochs` passes over `members` (a boolean mask over the N samples;
+    default: every sample some row trains on) in batches of `train.batch_size` in an order drawn
     from `seed`, each model's loss over its own samples of the batch; in the stacks :func:`stacks`
     chooses and the precision :func:`resolve_precision` gives. Returns the stacks, in row order (see
     :func:`predict_proba`). A progress bar (one tick per batch) goes to stderr.
@@ -248,39 +147,39 @@ def fit(images: np.ndarray, labels: np.ndarray, n_classes: int, train: dict, see
     if ((labels != NO_LABEL) & ~members).any():
         raise ValueError("a model trains on a sample outside `members`")
     make_deterministic()
-    device = resolve_device(train["device"])
-    bf16 = resolve_precision(train["precision"], device) == "bf16"
-    groups = stacks(train["model"], device, len(labels))
+    device = resolve_device(train.device)
+    bf16 = resolve_precision(train.precision, device) == "bf16"
+    groups = stacks(train.model, device, len(labels))
     x = to_tensor(images[members], device)
-    steps = train["epochs"] * -(-len(x) // train["batch_size"])
+    steps = train.epochs * -(-len(x) // train.batch_size)
     with tqdm(total=steps * len(groups), desc=desc, unit="batch", leave=False, mininterval=1.0) as bar:
         return [_fit_stack(x, labels[g][:, members], n_classes, train, seed, bf16, bar) for g in groups]
 
 
-def _fit_stack(x: torch.Tensor, labels: np.ndarray, n_classes: int, train: dict, seed: int, bf16: bool,
+def _fit_stack(x: torch.Tensor, labels: np.ndarray, n_classes: int, train: Train, seed: int, bf16: bool,
                bar: tqdm) -> nn.Module:
     """One stack of models on the group's samples `x` (labels (M, len(x)), NO_LABEL outside a model's own)."""
     device = x.device
     y = torch.from_numpy(labels).to(device)
     torch.manual_seed(seed)
-    model = build_models(train["model"], len(labels), tuple(x.shape[1:]), n_classes, train["width"]).to(device)
+    model = build_models(train.model, len(labels), tuple(x.shape[1:]), n_classes, train.width).to(device)
     torch.manual_seed(seed)  # dropout's stream starts where it would for a single model
-    optimizer = torch.optim.Adam(model.parameters(), lr=train["lr"])
-    batch_size, n = train["batch_size"], len(x)
+    optimizer = torch.optim.Adam(model.parameters(), lr=train.lr)
+    batch_size, n = train.batch_size, len(x)
     n_batches = (n + batch_size - 1) // batch_size
     # Annealing to zero gets most of a longer run's accuracy out of a few epochs.
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=train["lr"],
-                                                   total_steps=train["epochs"] * n_batches)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=train.lr,
+                                                   total_steps=train.epochs * n_batches)
     generator = torch.Generator().manual_seed(seed)
-    augment = train.get("augment")
+    augment = train.augment
     model.train()
-    for _ in range(train["epochs"]):
+    for _ in range(train.epochs):
         order = torch.randperm(n, generator=generator).to(device)
         for i in range(n_batches):
             batch = order[i * batch_size : (i + 1) * batch_size]
             inputs = x[batch]
             if augment:
-                inputs = random_affine(inputs, augment["degrees"], augment["translate"], augment["scale"], generator)
+                inputs = random_affine(inputs, augment.degrees, augment.translate, augment.scale, generator)
             targets = y[:, batch]
             own = targets != NO_LABEL
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):

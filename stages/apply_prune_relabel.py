@@ -11,29 +11,21 @@ row per cell, one label per training sample, -1 for a pruned sample or one outsi
 and of the study's).
 """
 
-import argparse
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from labelsweep import artifacts, config, runs, stage
+from labelsweep import artifacts, runs, stage
 from labelsweep.labels import NO_LABEL
 from labelsweep.noise import noise_rng
 from labelsweep.strategies import BASELINE, PRUNE_RELABEL, Evidence, training_cells
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--noise-level", type=float, required=True)
-    parser.add_argument("--raw", required=True, help="the download stage's folder")
-    parser.add_argument("--noisy", required=True, help="the inject_noise stage's folder")
-    parser.add_argument("--issues", required=True, help="the find_issues stage's folder")
-    parser.add_argument("--out", required=True, help="output folder")
-    args = parser.parse_args()
-    params = config.load_params()
-    noise_level = config.check_level(args.noise_level, "noise-level", upper_inclusive=False)
-    sweep_thresholds, study = params["thresholds"], params["study"] or {"thresholds": [], "strategies": []}
+    args, params = stage.arguments(__doc__, "noise-level", "raw", "noisy", "issues", "out")
+    noise_level, sweep_thresholds = args.noise_level, params.thresholds
+    study_thresholds = params.study.thresholds if params.study else []
 
     labels, flipped = artifacts.load_arrays(args.noisy, "labels", "flipped")
     plan = runs.load(args.noisy)
@@ -47,12 +39,12 @@ def main() -> None:
             # Its own stream, so that random removal does not depend on the other strategies in the list.
             rng = noise_rng(run.seed, noise_level, run.noise_kind).spawn(1)[0]
             in_sweep = set(sweep_thresholds) if run.sweep else set()
-            in_study = set(study["thresholds"]) if run.study else set()
+            in_study = set(study_thresholds) if run.study else set()
             evidence = Evidence(labels[r, members], original[members], flipped[r, members], flagged[r, members],
                                 quality[r, members], suggested[r, members], suggested_prob[r, members],
-                                params["confident_relabel_min"], rng)
+                                params.confident_relabel_min, rng)
             for key, cell in training_cells(evidence, sorted(in_sweep | in_study),
-                                            params["strategies"] if run.study else []):
+                                            params.strategies if run.study else []):
                 # A threshold cell belongs to the grids whose thresholds hold its share; the others to the study.
                 sweep = run.sweep and (key.strategy == BASELINE
                                        or (key.strategy == PRUNE_RELABEL and key.share in in_sweep))

@@ -10,26 +10,19 @@ training set), `fold.npy` (the fold that predicted each sample, -1 outside) and 
 regime: device, precision, threads and library versions).
 """
 
-import argparse
 import json
 from pathlib import Path
 
 import numpy as np
 
-from labelsweep import artifacts, config, runs, stage
+from labelsweep import artifacts, runs, stage
 from labelsweep.errors import not_allowed
 from labelsweep.labels import NO_LABEL
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--dataset", required=True)
-    parser.add_argument("--raw", required=True, help="the download stage's folder")
-    parser.add_argument("--noisy", required=True, help="the inject_noise stage's folder")
-    parser.add_argument("--out", required=True, help="output folder")
-    args = parser.parse_args()
-    params = config.load_params(args.dataset)
-    folds, section = params["cleanlab"]["folds"], params[args.dataset]
+    args, params = stage.arguments(__doc__, "dataset", "raw", "noisy", "out")
+    folds, section = params.cleanlab.folds, params.dataset(args.dataset)
 
     (labels,) = artifacts.load_arrays(args.noisy, "labels")
     plan = runs.load(args.noisy)
@@ -55,7 +48,7 @@ def main() -> None:
             for k, (_, held_out) in enumerate(splitter.split(members, labels[r, members])):
                 fold[r, members[held_out]] = k
             fold_labels.append(np.where(fold[r][None, :] == np.arange(folds)[:, None], NO_LABEL, labels[r][None, :]))
-        train = runs.regime_settings(section, regime)[0]
+        train = section.regime(regime)[0]
         used[regime] = environment(train)
         in_group = (labels[rows] != NO_LABEL).any(axis=0)  # the group's shared training set
         with stage.fitting():

@@ -9,24 +9,19 @@ small JSON summary of the data (sizes, classes and, for an image folder, what de
 counted before subsampling) that is committed with the results.
 """
 
-import argparse
 import json
 
-from labelsweep import artifacts, config, stage
+from labelsweep import artifacts, stage
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--dataset", required=True, help="a dataset name with a section in params.yaml")
-    parser.add_argument("--out", required=True, help="output folder")
-    parser.add_argument("--summary", required=True, help="output JSON: sizes, classes, deduplication counts")
-    args = parser.parse_args()
-    params = config.load_params(args.dataset)
+    args, params = stage.arguments(__doc__, "dataset", "out", "summary",
+                                   help={"summary": "output JSON: sizes, classes, deduplication counts"})
 
     from labelsweep import datasets  # imports torchvision: after the settings are known to be good
 
     with stage.work():
-        data = datasets.load(args.dataset, params[args.dataset]["data"], params["seed"])
+        data = datasets.load(args.dataset, params.dataset(args.dataset).data, params.seed)
     print(f"{args.dataset}: {len(data.train.labels)} train / {len(data.test.labels)} test samples, "
           f"{len(data.classes)} classes, images {data.train.images.shape[1:]}")
     extra = {

@@ -14,7 +14,6 @@ the probabilities of the level's full-training-set runs averaged (labelsweep.cle
 per training sample, most suspicious first, with the suggested label and its probability.
 """
 
-import argparse
 from pathlib import Path
 
 import numpy as np
@@ -22,21 +21,11 @@ import pandas as pd
 from cleanlab.filter import find_label_issues
 from cleanlab.rank import get_label_quality_scores
 
-from labelsweep import artifacts, config, runs, stage
+from labelsweep import artifacts, runs, stage
+from labelsweep.checks import FILTER_BY
 from labelsweep.cleaning import detection_metrics, label_errors, review
+from labelsweep.config import Dataset
 from labelsweep.labels import NO_LABEL
-
-
-def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--dataset", required=True)
-    parser.add_argument("--noise-level", type=float, required=True)
-    parser.add_argument("--raw", required=True, help="the download stage's folder")
-    parser.add_argument("--noisy", required=True, help="the inject_noise stage's folder")
-    parser.add_argument("--pred-probs", required=True, help="the crossval_probs stage's folder")
-    parser.add_argument("--out", required=True, help="output folder")
-    parser.add_argument("--detection", required=True, help="output JSON with the detection metrics")
-    return parser.parse_args()
 
 
 def find(labels: np.ndarray, pred_probs: np.ndarray, filter_by: str) -> tuple[np.ndarray, np.ndarray, list[dict]]:
@@ -51,25 +40,25 @@ def find(labels: np.ndarray, pred_probs: np.ndarray, filter_by: str) -> tuple[np
             given, probs = labels[r, members], pred_probs[r, members]
             # Every filter_by, scored against the injected truth (cheap: no model is fit); the configured one is used.
             flags.append({method: find_label_issues(labels=given, pred_probs=probs, filter_by=method, n_jobs=1)
-                          for method in config.FILTER_BY})
+                          for method in FILTER_BY})
             flagged[r, members] = flags[r][filter_by]
             quality[r, members] = get_label_quality_scores(given, probs)
     return flagged, quality, flags
 
 
 def suggest(labels: np.ndarray, flagged: np.ndarray, pred_probs: np.ndarray, images: np.ndarray,
-            plan: list[runs.Run], params: dict, dataset: str) -> tuple[np.ndarray, np.ndarray]:
+            plan: list[runs.Run], relabel_with: str, section: Dataset) -> tuple[np.ndarray, np.ndarray]:
     """Each flagged sample's suggested label and that label's probability (the given label elsewhere, NaN): from
     a refit without the flagged samples, one per regime and seed (`pruned_refit`), or the cross-validated
     probabilities (`crossval`)."""
     suggested = labels.copy()
     suggested_prob = np.full(labels.shape, np.nan, dtype=np.float32)
     for regime, seed, rows in runs.groups(plan):
-        if params["cleanlab"]["relabel_with"] == "pruned_refit" and flagged[rows].any():
+        if relabel_with == "pruned_refit" and flagged[rows].any():
             from labelsweep.training import fit, predict_proba
 
             refit_labels = np.where(flagged[rows], NO_LABEL, labels[rows])
-            train = runs.regime_settings(params[dataset], regime)[0]
+            train = section.regime(regime)[0]
             with stage.fitting():
                 models = fit(images, refit_labels, pred_probs.shape[-1], train, seed,
                              members=(labels[rows] != NO_LABEL).any(axis=0),
@@ -114,10 +103,9 @@ def per_run(plan: list[runs.Run], labels: np.ndarray, flipped: np.ndarray, flagg
 
 
 def main() -> None:
-    args = parse_args()
-    params = config.load_params(args.dataset)
-    noise_level = config.check_level(args.noise_level, "noise-level", upper_inclusive=False)
-    filter_by = params["cleanlab"]["filter_by"]
+    args, params = stage.arguments(__doc__, "dataset", "noise-level", "raw", "noisy", "pred-probs", "out",
+                                   "detection")
+    noise_level, filter_by = args.noise_level, params.cleanlab.filter_by
 
     labels, flipped = artifacts.load_arrays(args.noisy, "labels", "flipped")
     plan = runs.load(args.noisy)
@@ -125,7 +113,7 @@ def main() -> None:
     flagged, quality, flags = find(labels, pred_probs, filter_by)
     raw = Path(args.raw)
     suggested, suggested_prob = suggest(labels, flagged, pred_probs, np.load(raw / "train_images.npy"), plan,
-                                        params, args.dataset)
+                                        params.cleanlab.relabel_with, params.dataset(args.dataset))
     original = np.load(raw / "train_labels.npy")
     sample_ids = np.array((raw / "train_ids.txt").read_text().splitlines())
     csv, records = per_run(plan, labels, flipped, flagged, quality, suggested, flags, original, sample_ids,

@@ -9,12 +9,11 @@ never touched. Writes a folder: `labels.npy` (one row per run, -1 outside a run'
 the original labels stay in the raw folder.
 """
 
-import argparse
 from pathlib import Path
 
 import numpy as np
 
-from labelsweep import artifacts, config, runs, stage
+from labelsweep import artifacts, runs, stage
 from labelsweep.errors import not_allowed
 from labelsweep.labels import NO_LABEL
 from labelsweep.noise import inject_noise, uses_confusable
@@ -22,20 +21,13 @@ from labelsweep.sampling import stratified_indices
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--dataset", required=True)
-    parser.add_argument("--noise-level", type=float, required=True)
-    parser.add_argument("--raw", required=True, help="the download stage's folder")
-    parser.add_argument("--out", required=True, help="output folder")
-    args = parser.parse_args()
-    params = config.load_params(args.dataset)
-    section = params[args.dataset]
-    noise_level = config.check_level(args.noise_level, "noise-level", upper_inclusive=False)
+    args, params = stage.arguments(__doc__, "dataset", "noise-level", "raw", "out")
+    section, noise_level = params.dataset(args.dataset), args.noise_level
     plan = runs.level_plan(noise_level, params, section)
-    wanted = set(params["runs"]["regimes"]) | set((params["study"] or {}).get("regimes", []))
+    wanted = set(params.runs.regimes) | set(params.study.regimes if params.study else [])
     skipped = sorted(wanted - {run.regime for run in plan})
     if not plan:
-        raise not_allowed("runs.regimes", params["runs"]["regimes"], f"it leaves {args.dataset} no run: "
+        raise not_allowed("runs.regimes", params.runs.regimes, f"it leaves {args.dataset} no run: "
                           f"{args.dataset}.regimes sets {', '.join(skipped)} to null (add default, or a regime this "
                           "dataset runs)")
     if skipped:
@@ -45,7 +37,7 @@ def main() -> None:
     classes = artifacts.load_classes(args.raw)
     confusable = None
     if uses_confusable([run.noise_kind for run in plan]):
-        mapping = section["confusable"]
+        mapping = section.confusable
         if sorted(mapping) != sorted(classes) or not set(mapping.values()) <= set(classes) or any(
                 mapping[c] == c for c in classes):
             raise not_allowed(f"{args.dataset}.confusable", mapping, "a mapping from every class name to another "
@@ -56,7 +48,7 @@ def main() -> None:
     flipped = np.zeros(labels.shape, dtype=bool)
     with stage.work():
         for i, run in enumerate(plan):
-            train_size = runs.regime_settings(section, run.regime)[1]
+            train_size = section.regime(run.regime)[1]
             members = np.arange(len(true_labels))
             if train_size is not None:
                 # A stratified subsample needs a sample of every class in it and in what it leaves out.

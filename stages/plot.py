@@ -20,12 +20,11 @@ labelsweep.tables; results.csv, detection.csv and data.json are docs/results.md'
 metrics/<dataset>.json is summary.headline.
 """
 
-import argparse
 import json
 from importlib.metadata import version
 from pathlib import Path
 
-from labelsweep import artifacts, config, stage
+from labelsweep import artifacts, stage
 from labelsweep.analysis import summary
 from labelsweep.analysis.figures import (
     draw_accuracy,
@@ -50,31 +49,22 @@ LIBRARIES = ("torch", "torchvision", "cleanlab", "dvc", "numpy", "pandas", "matp
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--dataset", required=True)
-    parser.add_argument("--raw", required=True, help="the download stage's folder")
-    parser.add_argument("--summary", required=True, help="the download stage's summary of the data (JSON)")
-    parser.add_argument("--noisy", required=True, help="folder of the inject_noise outputs (one folder per level)")
-    parser.add_argument("--issues", required=True, help="folder of the find_issues outputs (one folder per level)")
-    parser.add_argument("--results", required=True, help="the dataset's folder with accuracy/ and detection/")
-    parser.add_argument("--metrics", required=True, help="output JSON: the headline metrics")
-    parser.add_argument("--out", required=True, help="output folder of the figures and their data")
-    args = parser.parse_args()
-    params = config.load_params(args.dataset)
-    levels = sorted(params["noise"])
+    args, params = stage.arguments(__doc__, "dataset", "raw", "summary", "noisy", "issues", "results", "metrics",
+                                   "out", help={"out": "output folder of the figures and their data"})
+    levels, filter_by = sorted(params.noise), params.cleanlab.filter_by
     out, name = Path(args.out), summary.TITLES.get(args.dataset, args.dataset)
 
     every_accuracy, every_detection = read_study(Path(args.results), levels)
     accuracy, detection = every_accuracy, every_detection
     # The study's figures draw the study's runs; a grid without a study level (`-S noise=0.3`) the sweep's.
-    study_levels = sorted(set(levels) & set((params["study"] or {}).get("noise", [])))
+    study_levels = sorted(set(levels) & set(params.study.noise if params.study else []))
     if study_levels:
         accuracy, detection = accuracy[accuracy.study], detection[detection.study]
     with stage.work():
         detected, results = summary.detection_summary(detection), summary.cells(accuracy)
         lines, gains, bars = accuracy_lines(results), gain_by_share(accuracy), flagged_vs_injected(detected)
         compared = with_panels(summary.differences(accuracy))
-        filters = detection_by_filter(detection, params["cleanlab"]["filter_by"])
+        filters = detection_by_filter(detection, filter_by)
         gallery_level = (study_levels or levels)[0]
         level_name = artifacts.level_name(gallery_level)
         gallery = draw_gallery(name, gallery_level, Path(args.noisy) / level_name, Path(args.issues) / level_name,
@@ -87,7 +77,7 @@ def main() -> None:
         for stem, fig in [("accuracy_vs_noise", draw_accuracy(lines, name)), ("gain_by_share", draw_gain(gains, name)),
                           ("differences", draw_differences(compared, name)),
                           ("flagged_vs_injected", draw_counts(bars, name)),
-                          ("detection_by_filter", draw_by_filter(filters, name, params["cleanlab"]["filter_by"])),
+                          ("detection_by_filter", draw_by_filter(filters, name, filter_by)),
                           ("gallery", gallery)]:
             write_figure(fig, out / f"{stem}.png")
         write_sweep(args.dataset, Path(args.raw), Path(args.issues), every_accuracy, every_detection, levels, name,

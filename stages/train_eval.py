@@ -10,29 +10,20 @@ trained on, how many of those wrong labels the model reproduces at the end of tr
 whether it belongs to the seed's sweep and to the study, and the precision it trained in.
 """
 
-import argparse
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from labelsweep import artifacts, config, runs, stage
+from labelsweep import artifacts, runs, stage
 from labelsweep.errors import DataError
 from labelsweep.labels import NO_LABEL
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--dataset", required=True)
-    parser.add_argument("--noise-level", type=float, required=True)
-    parser.add_argument("--raw", required=True, help="the download stage's folder")
-    parser.add_argument("--noisy", required=True, help="the inject_noise stage's folder")
-    parser.add_argument("--cleaned", required=True, help="the apply_prune_relabel stage's folder")
-    parser.add_argument("--predictions", required=True, help="output .npy: test predictions, one row per cell")
-    parser.add_argument("--accuracy", required=True, help="output CSV: one row per cell")
-    args = parser.parse_args()
-    params = config.load_params(args.dataset)
-    noise_level = config.check_level(args.noise_level, "noise-level", upper_inclusive=False)
+    args, params = stage.arguments(__doc__, "dataset", "noise-level", "raw", "noisy", "cleaned", "predictions",
+                                   "accuracy")
+    noise_level, section = args.noise_level, params.dataset(args.dataset)
 
     plan = runs.load(args.noisy)
     (labels,) = artifacts.load_arrays(args.cleaned, "labels")
@@ -50,12 +41,12 @@ def main() -> None:
     wrong = (labels != NO_LABEL) & (labels != original)  # the wrong labels each cell trains on
     predicted = np.empty((len(labels), len(test_images)), dtype=np.int16)
     memorised = np.zeros(len(labels), dtype=np.int64)
-    precision = {}
+    training_precision = {}  # per regime: fp32 or bf16 (not detection precision)
     for regime, seed, group in runs.groups(plan):
         rows = np.flatnonzero(cells.run.isin(group))
         unique, which = np.unique(labels[rows], axis=0, return_inverse=True)
         which = which.ravel()
-        train = runs.regime_settings(params[args.dataset], regime)[0]
+        train = section.regime(regime)[0]
         with stage.fitting():  # every cell of the group takes the same steps over the run's training set
             models = fit(images, unique, n_classes, train, seed, members=(noisy[group] != NO_LABEL).any(axis=0),
                          desc=f"{args.dataset} noise {noise_level} {regime} seed {seed}: {len(unique)} models")
@@ -66,7 +57,7 @@ def main() -> None:
             if len(asked):
                 fitted = predict_proba(models, images[asked]).argmax(axis=-1)[which]
                 memorised[rows] = ((fitted == labels[rows][:, asked]) & wrong[rows][:, asked]).sum(axis=1)
-        precision[regime] = environment(train)["precision"]
+        training_precision[regime] = environment(train)["precision"]
 
     kept = (labels != NO_LABEL)
     table = pd.DataFrame({
@@ -82,7 +73,7 @@ def main() -> None:
         "memorised": memorised,
         "sweep": cells.sweep,
         "study": cells.study,
-        "precision": [precision[plan[r].regime] for r in cells.run],
+        "precision": [training_precision[plan[r].regime] for r in cells.run],
     })
     print(table.to_string(index=False))
     artifacts.save_npy(args.predictions, predicted)

@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 
 from labelsweep import artifacts, runs
+from labelsweep.checks import FILTER_BY, STRATEGIES
 from labelsweep.cleaning import detection_metrics, label_errors
-from labelsweep.config import FILTER_BY, STRATEGIES
 from labelsweep.labels import NO_LABEL
 from labelsweep.noise import inject_noise
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from labelsweep import artifacts, runs
+from labelsweep.config import Dataset, parse
 
 
 class Boom(RuntimeError):
@@ -123,11 +124,18 @@ def test_json_and_csv_outputs_are_written_through_the_same_rename(tmp_path, monk
     assert (tmp_path / "accuracy.csv").read_text() == "a\n1\n"
 
 
-def test_runs_csv_gives_the_row_order_of_a_level_and_groups_runs_that_train_together(tmp_path):
+def dataset_section(params: dict, regimes: dict) -> Dataset:
+    """Fashion-MNIST's section of `params` with `regimes`, checked."""
+    params["fashion_mnist"]["regimes"] = regimes
+    runs_grid = {"noise_kinds": ["symmetric"], "regimes": ["default"], "seeds": [0]}
+    return parse({**params, "datasets": ["fashion_mnist"], "study": None, "runs": runs_grid}).dataset("fashion_mnist")
+
+
+def test_runs_csv_gives_the_row_order_of_a_level_and_groups_runs_that_train_together(tmp_path, params):
     """runs.csv, written with the arrays as one output, reads back as the same runs in the same order; runs of one
     regime and seed are grouped (their models train together), in order of first appearance; a regime the dataset
     sets to null is left out of the plan."""
-    section = {"train": {"epochs": 5}, "regimes": {"memorise": {"train_size": 10, "epochs": 60}, "huge": None}}
+    section = dataset_section(params, {"memorise": {"train_size": 10, "epochs": 60}, "huge": None})
     plan = runs.plan(["symmetric", "class_conditional"], ["default", "memorise", "huge"], [2, 0], section)
     assert [(r.noise_kind, r.regime, r.seed) for r in plan] == [
         ("symmetric", "default", 2), ("symmetric", "default", 0), ("class_conditional", "default", 2),
@@ -140,21 +148,23 @@ def test_runs_csv_gives_the_row_order_of_a_level_and_groups_runs_that_train_toge
     assert runs.load(tmp_path / "noisy") == plan
     assert list(runs.groups(plan)) == [("default", 2, [0, 2]), ("default", 0, [1, 3]), ("memorise", 2, [4, 6]),
                                        ("memorise", 0, [5, 7])]
-    assert runs.regime_settings(section, "memorise") == ({"epochs": 60}, 10)
-    assert runs.regime_settings(section, "default") == ({"epochs": 5}, None)
+    assert section.regime("memorise") == (section.train.model_copy(update={"epochs": 60}), 10)
+    assert section.regime("default") == (section.train, None)
 
 
-def test_a_level_holds_the_sweeps_runs_and_at_a_study_level_the_studys_once_each():
+def test_a_level_holds_the_sweeps_runs_and_at_a_study_level_the_studys_once_each(params):
     """At a level outside the study: the sweep's runs. At a study level: the sweep's runs first (the one in both
     grids marked so), then the study's others; a run in both grids is one run."""
-    section = {"train": {"epochs": 5}, "regimes": {"memorise": {"epochs": 60}}}
-    params = {"runs": {"noise_kinds": ["symmetric"], "regimes": ["default"], "seeds": [0]},
-              "study": {"noise": [0.2], "noise_kinds": ["symmetric", "class_conditional"], "regimes": ["default"],
-                        "seeds": [0, 1], "thresholds": [0.0, 1.0]}}
+    section = dataset_section(params, {"memorise": {"epochs": 60}})
+    settings = {**params, "datasets": ["fashion_mnist"],
+                "runs": {"noise_kinds": ["symmetric"], "regimes": ["default"], "seeds": [0]},
+                "study": {"noise": [0.2], "noise_kinds": ["symmetric", "class_conditional"], "regimes": ["default"],
+                          "seeds": [0, 1], "thresholds": [0.0, 1.0]}}
+    params = parse(settings)
     assert runs.level_plan(0.1, params, section) == [runs.Run("symmetric", "default", 0, sweep=True, study=False)]
     assert runs.level_plan(0.2, params, section) == [
         runs.Run("symmetric", "default", 0, sweep=True, study=True),
         runs.Run("symmetric", "default", 1, sweep=False, study=True),
         runs.Run("class_conditional", "default", 0, sweep=False, study=True),
         runs.Run("class_conditional", "default", 1, sweep=False, study=True)]
-    assert runs.level_plan(0.2, {**params, "study": None}, section) == runs.level_plan(0.1, params, section)
+    assert runs.level_plan(0.2, parse({**settings, "study": None}), section) == runs.level_plan(0.1, params, section)

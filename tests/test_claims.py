@@ -11,6 +11,7 @@ import pytest
 from scipy import stats
 
 from labelsweep.analysis import claims, summary
+from labelsweep.analysis.multiplicity import holm
 from labelsweep.analysis.text import interval
 from labelsweep.config import load_params
 from labelsweep.strategies import Cell
@@ -79,8 +80,8 @@ def test_the_slope_over_the_shares_tests_relabelling_in_proportion():
 def test_holm_rejects_step_down():
     p = np.array([0.01, 0.04, 0.03, 0.005])
     # 0.005 ≤ 0.05/4 and 0.01 ≤ 0.05/3 are rejected; 0.03 > 0.05/2 stops the steps
-    np.testing.assert_array_equal(claims.holm(p), [True, False, False, True])
-    assert not claims.holm(np.array([0.2, 0.3])).any()
+    np.testing.assert_array_equal(holm(p), [True, False, False, True])
+    assert not holm(np.array([0.2, 0.3])).any()
 
 
 def test_filter_claims_call_a_filter_better_only_with_its_paired_interval():

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from labelsweep.checks import STRATEGIES
 from labelsweep.cleaning import detection_metrics
-from labelsweep.config import STRATEGIES
 from labelsweep.labels import NO_LABEL
 from labelsweep.noise import noise_rng
 from labelsweep.strategies import cleaned_labels, kept_labels, split_flagged

@@ -130,8 +130,8 @@ def test_a_scalar_grid_is_a_one_level_grid(tmp_path, params, noise, thresholds):
     path.write_text(yaml.safe_dump(params))
     loaded = load_params(path=path)
     as_list = [noise] if not isinstance(noise, list) else noise
-    assert loaded["noise"] == as_list and isinstance(loaded["noise"], list)
-    assert loaded["thresholds"] == ([thresholds] if not isinstance(thresholds, list) else thresholds)
+    assert loaded.noise == as_list and isinstance(loaded.noise, list)
+    assert loaded.thresholds == ([thresholds] if not isinstance(thresholds, list) else thresholds)
 
 
 def write(tmp_path, params: dict):
@@ -150,7 +150,7 @@ def test_a_scalar_run_grid_is_a_one_element_list(tmp_path, params, runs, as_list
     """`runs.seeds: 3` (what `dvc exp run -S runs.seeds=3` writes) loads as [3], like every runs grid; lists keep
     their order."""
     params["runs"] = runs
-    assert load_params(path=write(tmp_path, params))["runs"] == as_lists
+    assert load_params(path=write(tmp_path, params)).runs.model_dump() == as_lists
 
 
 @pytest.mark.parametrize("strategies, loaded", [(None, []), ([], []), ("true_labels", ["true_labels"]),
@@ -158,21 +158,25 @@ def test_a_scalar_run_grid_is_a_one_element_list(tmp_path, params, runs, as_list
 def test_strategies_load_as_a_list(tmp_path, params, strategies, loaded):
     """No strategies (null or []) is the baseline and the threshold grid alone; a single one is a list of one."""
     params["strategies"] = strategies
-    assert load_params(path=write(tmp_path, params))["strategies"] == loaded
+    assert load_params(path=write(tmp_path, params)).strategies == loaded
 
 
-def test_the_runs_check_is_the_one_stages_give_their_command_line(params):
-    """check_runs (what inject_noise calls on its command line) refuses what load_params refuses, naming the key."""
-    from labelsweep.config import check_runs
+def test_the_runs_are_checked_against_the_datasets_run(params):
+    """`runs` names only regimes every dataset of `datasets` defines, and class_conditional noise needs every
+    dataset's confusable classes: the check across sections names the key."""
+    from labelsweep.config import parse
 
-    sections = {"fashion_mnist": params["fashion_mnist"]}
-    ok = check_runs({"noise_kinds": ["symmetric"], "regimes": ["default", "memorise"], "seeds": [0, 4]}, sections)
-    assert ok == {"noise_kinds": ["symmetric"], "regimes": ["default", "memorise"], "seeds": [0, 4]}
+    params["datasets"] = ["fashion_mnist"]
+    params["custom"]["data"]["path"] = "images"  # the custom dataset's own settings are valid
+    params["runs"] = {"noise_kinds": ["symmetric"], "regimes": ["default", "memorise"], "seeds": [0, 4]}
+    assert parse(params).runs.model_dump() == params["runs"]
     for runs, named in [({"noise_kinds": ["symmetric"], "regimes": ["tiny"], "seeds": [0]}, "runs.regimes"),
                         ({"noise_kinds": ["class_conditional"], "regimes": ["default"], "seeds": [0]},
                          "custom.confusable")]:
+        changed = {**params, "runs": runs, "study": None,
+                   "datasets": ["custom"] if "custom" in named else ["fashion_mnist"]}
         with pytest.raises(ConfigError, match=named.replace(".", r"\.")):
-            check_runs(runs, {"custom": params["custom"]} if "custom" in named else sections)
+            parse(changed)
 
 
 STAGES = {  # every stage but plot, with all its required arguments
@@ -304,25 +308,33 @@ def test_a_url_needs_its_manifest(tmp_path, params):
                               "roman.data.url's files against")
 
 
-def test_the_typed_settings_match_the_dict(tmp_path, params):
-    """load_model gives the same settings as typed objects: the stages' dict and the model agree."""
-    from labelsweep.config import Params, load_model
+def test_the_typed_settings_hold_the_file(tmp_path, params):
+    """load_params gives params.yaml as typed objects: grids as lists, sections as models with the file's values."""
+    from labelsweep.config import Params
 
-    path = write(tmp_path, params)
-    model, loaded = load_model(path), load_params(path=path)
-    assert isinstance(model, Params)
-    assert model.noise == loaded["noise"] and model.thresholds == loaded["thresholds"]
-    assert model.runs.model_dump() == loaded["runs"] and model.study.model_dump() == loaded["study"]
-    assert model.sections["roman"].train.augment.degrees == params["roman"]["train"]["augment"]["degrees"]
-    assert model.sections["fashion_mnist"].regimes["memorise"].train_size == 5000
-    assert loaded["fashion_mnist"] == params["fashion_mnist"]  # a dataset's section as in the file
+    loaded = load_params(path=write(tmp_path, params))
+    assert isinstance(loaded, Params)
+    assert loaded.noise == params["noise"] and loaded.thresholds == params["thresholds"]
+    assert loaded.runs.model_dump() == params["runs"] and loaded.study.model_dump() == params["study"]
+    assert loaded.dataset("roman").train.augment.degrees == params["roman"]["train"]["augment"]["degrees"]
+    assert loaded.dataset("fashion_mnist").regimes["memorise"].train_size == 5000
+    assert loaded.dataset("fashion_mnist").train.model_dump() == {**params["fashion_mnist"]["train"], "augment": None}
+    with pytest.raises(ConfigError, match="'custom' is not in params.yaml datasets"):
+        loaded.dataset("custom")
 
 
-def test_check_train_names_the_regime(params):
-    """check_train (a regime's merged train section) names keys under the prefix it is given."""
-    from labelsweep.config import check_train
+def test_a_regime_is_its_dataset_train_with_its_overrides_named_under_the_regime(params):
+    """Dataset.regime: a regime's settings are the dataset's train section with the regime's overrides; a bad
+    override is named under the regime."""
+    from labelsweep.config import parse
 
-    check_train(params["roman"]["train"], "roman.train")
+    params["roman"]["regimes"] = {"memorise": None, "big": {"model": "mlp", "train_size": 100}}
+    roman = parse(params).dataset("roman")
+    big, train_size = roman.regime("big")
+    assert big.model == "mlp" and big.epochs == params["roman"]["train"]["epochs"] and train_size == 100
+    assert roman.regime("default") == (roman.train, None)
+    assert roman.runs("big") and roman.runs("default") and not roman.runs("memorise")
+    params["roman"]["regimes"]["big"]["model"] = "vit"
     with pytest.raises(ConfigError, match=r"^params\.yaml: roman\.regimes\.big\.model = 'vit' is not allowed: "
                                           r"one of mlp, cnn$"):
-        check_train({**params["roman"]["train"], "model": "vit"}, "roman.regimes.big")
+        parse(params)

@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from labelsweep import datasets
+from labelsweep.config import Data
 from labelsweep.errors import ConfigError, DataError
 
 from .conftest import ROOT
@@ -104,10 +105,10 @@ def make_image_folder(root: Path, classes=("a", "b", "c"), per_class=8, size=(12
     return root
 
 
-def image_data(path: Path, **over) -> dict:
+def image_data(path: Path, **over) -> Data:
     data = {"source": "image_folder", "path": str(path), "train_dirs": ["."], "test_dir": None,
             "test_share": 0.25, "image_size": 8, "train_subsample": None, "test_subsample": None}
-    return {**data, **over}
+    return Data.model_validate({**data, **over})
 
 
 def test_image_folder_grey_resized_with_a_stratified_test_split(tmp_path):

@@ -12,6 +12,7 @@ import yaml
 from PIL import Image, PngImagePlugin
 
 from labelsweep import datasets
+from labelsweep.config import Data
 from labelsweep.errors import DataError
 
 from .conftest import ROOT
@@ -87,7 +88,7 @@ def folder(tmp_path) -> Path:
     return root
 
 
-def folder_data(root: Path, **over) -> dict:
+def folder_data(root: Path, **over) -> Data:
     return image_data(root, **{"train_dirs": ["train", "val"], "test_dir": "test", "image_size": 4, **over})
 
 
@@ -140,7 +141,7 @@ def run_download(tmp_path: Path, monkeypatch, params: dict, data: dict) -> Path:
 
 
 def test_download_writes_the_counts_in_its_summary_and_prints_them(folder, tmp_path, monkeypatch, params, capsys):
-    out = run_download(tmp_path, monkeypatch, params, folder_data(folder))
+    out = run_download(tmp_path, monkeypatch, params, folder_data(folder).model_dump())
     summary = json.loads((tmp_path / "data.json").read_text())
     assert summary["dedup"] == COUNTS
     assert summary["train_samples"] == COUNTS["train_kept"] and summary["test_samples"] == COUNTS["test_kept"]
@@ -157,7 +158,7 @@ def test_download_refuses_a_one_class_folder_in_one_line_before_writing(tmp_path
     for i in range(4):
         save(root / f"only/{i}.png", noise())
     with pytest.raises(DataError) as err:
-        run_download(tmp_path, monkeypatch, params, image_data(root))
+        run_download(tmp_path, monkeypatch, params, image_data(root).model_dump())
     message = str(err.value)
     assert message.startswith("custom.data: ") and f"{root} has 1 class folder ['only']" in message
     assert "at least 2 classes" in message and "\n" not in message

@@ -57,7 +57,7 @@ def test_every_claims_block_is_what_the_committed_results_give_wherever_it_lives
     found = {(path.name, key): body for path in report.documents(ROOT)
              for key, body in claims.blocks(path.read_text()).items()}
     keys = {key for _, key in found}
-    assert "multiplicity" in keys and {f"{name}/prune_vs_baseline" for name in params["datasets"]} <= keys
+    assert "multiplicity" in keys and {f"{name}/prune_vs_baseline" for name in params.datasets} <= keys
     for (name, key), body in found.items():
         assert body == claims.render_block(key, params, ROOT / "plots"), f"{name}'s claims block {key} drifted: " \
             "python -m labelsweep.tooling.report --write"

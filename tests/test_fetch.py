@@ -18,7 +18,7 @@ import pytest
 from PIL import Image
 
 from labelsweep import datasets, fetch
-from labelsweep.config import load_params
+from labelsweep.config import Data, load_params, parse
 from labelsweep.errors import ConfigError, DataError
 
 from .conftest import ROOT
@@ -55,9 +55,9 @@ def archive(original: Path, dest: Path, fmt: str = "zip") -> Path:
     return Path(shutil.make_archive(str(dest), fmt, staging))
 
 
-def data(url: str | None, path: str = "/nowhere/dcai-roman") -> dict:
-    return {"source": "image_folder", "path": path, "url": url, "manifest": "manifests/fake.sha256",
-            "train_dirs": ["train", "val"], "test_dir": "test-hidden", "test_share": 0.2, "image_size": 8}
+def data(url: str | None, path: str = "/nowhere/dcai-roman") -> Data:
+    return Data.model_validate({"source": "image_folder", "path": path, "url": url, "manifest": "manifests/fake.sha256",
+            "train_dirs": ["train", "val"], "test_dir": "test-hidden", "test_share": 0.2, "image_size": 8})
 
 
 @pytest.fixture
@@ -127,10 +127,10 @@ def test_a_fetched_copy_changed_afterwards_is_refused(workdir, original, tmp_pat
         fetch.resolve_folder("roman", data(url))
 
 
-def targets_for(params: dict, roman: dict) -> tuple[list[str], list[str]]:
+def targets_for(params: dict, roman: Data) -> tuple[list[str], list[str]]:
     params = copy.deepcopy(params)
-    params["roman"]["data"].update(roman)
-    return fetch.repro_targets(params)
+    params["roman"]["data"].update(roman.model_dump())
+    return fetch.repro_targets(parse(params))
 
 
 def test_unreachable_or_unset_the_dataset_is_left_out_with_one_line_saying_how_to_add_it(workdir, params, server):

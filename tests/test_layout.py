@@ -3,6 +3,7 @@ the tooling stay out of the pipeline (the pipeline imports neither; the analysis
 
 from __future__ import annotations
 
+import ast
 import importlib
 
 import pytest
@@ -76,3 +77,28 @@ def test_the_pipeline_imports_neither_the_analysis_nor_the_tooling():
                 assert not any(t.startswith("labelsweep.tooling") for t in targets), module
             continue
         assert not any(t.startswith(("labelsweep.analysis", "labelsweep.tooling")) for t in targets), module
+
+
+SOURCES = sorted(path for folder in ("labelsweep", "stages", "bench") for path in (ROOT / folder).rglob("*.py"))
+MAX_FILE_LINES, MAX_FUNCTION_LINES = 300, 60
+
+
+def long_functions(source: str) -> list[tuple[str, int]]:
+    """(name, lines) of every function (methods and nested ones too) of `source` longer than MAX_FUNCTION_LINES,
+    decorators and docstring included."""
+    return [(node.name, node.end_lineno - node.lineno + 1) for node in ast.walk(ast.parse(source))
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+            and node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES]
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_source_file_or_function_is_too_long(path):
+    """A file over ~300 lines or a function over ~60 holds more than one idea: split it."""
+    source = path.read_text()
+    assert len(source.splitlines()) <= MAX_FILE_LINES, f"{path.relative_to(ROOT)}: split it"
+    assert long_functions(source) == [], f"{path.relative_to(ROOT)}: split these functions"
+
+
+def test_a_long_function_is_found():
+    body = "".join(f"    x{i} = {i}\n" for i in range(MAX_FUNCTION_LINES))
+    assert long_functions(f"def short():\n    pass\n\n\ndef long():\n{body}") == [("long", MAX_FUNCTION_LINES + 1)]

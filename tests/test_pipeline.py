@@ -33,8 +33,8 @@ from PIL import Image
 
 from labelsweep import runs
 from labelsweep.analysis import summary
+from labelsweep.checks import FILTER_BY
 from labelsweep.cleaning import detection_metrics, label_errors
-from labelsweep.config import FILTER_BY
 from labelsweep.labels import NO_LABEL
 from labelsweep.noise import noise_rng
 from labelsweep.training import resolve_precision

@@ -21,7 +21,8 @@ import pytest
 import torch
 import yaml
 
-from labelsweep import training
+from labelsweep import models, training
+from labelsweep.config import Train
 from labelsweep.labels import NO_LABEL
 from labelsweep.training import build_models, fit, predict_proba
 
@@ -56,7 +57,7 @@ def test_a_label_masked_out_of_the_loss_is_not_learned_while_an_included_one_is(
     model 1 memorises the given labels. So the masking, not the data, decides what a model knows."""
     images, truth, given = toy()
     held_out = np.where(np.isin(np.arange(N), ODD), NO_LABEL, given)
-    probs = predict_proba(fit(images, np.vstack([held_out, given]), K, TRAIN, seed=0), images[ODD])
+    probs = predict_proba(fit(images, np.vstack([held_out, given]), K, typed(TRAIN), seed=0), images[ODD])
     assert probs.shape == (2, len(ODD), K)
     out_of_sample, in_sample = probs
     assert np.array_equal(out_of_sample.argmax(axis=1), truth[ODD])
@@ -126,9 +127,9 @@ def test_a_stacked_model_does_not_depend_on_the_labels_of_the_models_beside_it()
     images, truth, given = toy()
     pruned = np.where(np.isin(np.arange(N), ODD), NO_LABEL, given)
     train = {**TRAIN, "epochs": 5}
-    a = predict_proba(fit(images, np.vstack([truth, given, pruned]), K, train, seed=0), images)
-    b = predict_proba(fit(images, np.vstack([truth, truth, truth]), K, train, seed=0), images)
-    c = predict_proba(fit(images, np.vstack([given, pruned, truth]), K, train, seed=0), images)
+    a = predict_proba(fit(images, np.vstack([truth, given, pruned]), K, typed(train), seed=0), images)
+    b = predict_proba(fit(images, np.vstack([truth, truth, truth]), K, typed(train), seed=0), images)
+    c = predict_proba(fit(images, np.vstack([given, pruned, truth]), K, typed(train), seed=0), images)
     assert np.array_equal(a[0], b[0]) and np.array_equal(a[0], c[2]) and np.array_equal(a[1], c[0])
     assert not np.array_equal(a[0], a[1])  # the labels do matter
 
@@ -138,6 +139,11 @@ def test_a_stacked_model_does_not_depend_on_the_labels_of_the_models_beside_it()
 NOISE = np.random.default_rng(1).integers(0, 256, size=(60, 1, 8, 8), dtype=np.uint8)
 NOISE_LABELS = np.random.default_rng(2).integers(0, K, size=60)
 SHORT = {**TRAIN, "epochs": 5}
+
+
+def typed(train: dict) -> Train:
+    """A train section as the stages hand it to fit: checked, typed."""
+    return Train.model_validate(train)
 
 
 @pytest.fixture(scope="module")
@@ -183,7 +189,7 @@ def test_train_eval_trains_identical_cells_once_without_changing_any_result(trai
     folder, distinct, which, result = train_eval_run
     assert ": 4 models" in result.stderr  # the progress bar's description: one fit of the 4 distinct rows
     test_labels = np.concatenate([toy()[1], NOISE_LABELS])
-    expected = predict_proba(fit(toy()[0], np.vstack(distinct), K, SHORT, seed=0),
+    expected = predict_proba(fit(toy()[0], np.vstack(distinct), K, typed(SHORT), seed=0),
                              np.concatenate([toy()[0], NOISE])).argmax(axis=-1)
     assert len({row.tobytes() for row in expected}) == 4  # 4 different models
     predicted = np.load(folder / "pred.npy")
@@ -208,7 +214,7 @@ def test_a_cell_of_train_eval_is_the_model_its_labels_give_alone(train_eval_run)
     """The baseline cell's predictions are those of a model trained alone on the baseline's labels with the same
     seed: training identical cells once (or beside other cells) changes no cell's result."""
     folder, distinct, which, _ = train_eval_run
-    alone = predict_proba(fit(toy()[0], distinct[0][None, :], K, SHORT, seed=0),
+    alone = predict_proba(fit(toy()[0], distinct[0][None, :], K, typed(SHORT), seed=0),
                           np.concatenate([toy()[0], NOISE])).argmax(axis=-1)[0]
     assert np.array_equal(np.load(folder / "pred.npy")[0], alone)
 
@@ -222,11 +228,11 @@ def test_a_model_trained_alone_takes_the_same_steps_as_in_a_stack():
     pruned = np.where(np.isin(np.arange(N), ODD), NO_LABEL, given)
     rows = np.vstack([given, truth, pruned])
     everyone = np.ones(N, dtype=bool)
-    stacked = predict_proba(fit(images, rows, K, SHORT, seed=3), images)
+    stacked = predict_proba(fit(images, rows, K, typed(SHORT), seed=3), images)
     for m, row in enumerate(rows):
-        alone = predict_proba(fit(images, row[None, :], K, SHORT, seed=3, members=everyone), images)[0]
+        alone = predict_proba(fit(images, row[None, :], K, typed(SHORT), seed=3, members=everyone), images)[0]
         np.testing.assert_allclose(alone, stacked[m], atol=2e-5)
-    own_batches_only = predict_proba(fit(images, pruned[None, :], K, SHORT, seed=3), images)[0]
+    own_batches_only = predict_proba(fit(images, pruned[None, :], K, typed(SHORT), seed=3), images)[0]
     assert np.abs(own_batches_only - stacked[2]).max() > 1e-3
 
 
@@ -260,7 +266,7 @@ def test_auto_precision_is_bf16_where_the_device_computes_it_natively(monkeypatc
 @pytest.mark.skipif(not REAL_CUDA, reason="LABELSWEEP_REAL_CUDA=1 runs it on a GPU machine (bench/gpu.sh)")
 def test_auto_resolves_to_the_gpu_and_bf16_on_a_gpu_machine():
     """`device: auto` picks the GPU there, with bf16, and a stage records that in its environment.json."""
-    used = training.environment({"device": "auto", "precision": "auto"})
+    used = training.environment(typed({**SHORT, "device": "auto", "precision": "auto"}))
     assert (used["device"], used["precision"]) == ("cuda", "bf16")
 
 
@@ -273,7 +279,7 @@ def test_pooling_by_windows_is_pytorchs_adaptive_pooling_forward_and_backward(si
     results = []
     for by_windows in (False, True):
         leaf = x.clone().requires_grad_(True)
-        out = training.adaptive_avg_pool(leaf, 2, by_windows=by_windows)
+        out = models.adaptive_avg_pool(leaf, 2, by_windows=by_windows)
         (out * weights).sum().backward()
         results.append((out.detach(), leaf.grad))
     (expected, expected_grad), (pooled, grad) = results
@@ -305,9 +311,9 @@ def test_bf16_training_is_deterministic_changes_the_arithmetic_and_hands_out_flo
     images, _, given = toy()
     train = {**SHORT, "model": model, "epochs": 2, "precision": "bf16",
              "augment": {"degrees": 10, "translate": 0.1, "scale": 0.1} if model == "cnn" else None}
-    first = predict_proba(fit(images, given[None, :], K, train, seed=0), images)
-    second = predict_proba(fit(images, given[None, :], K, train, seed=0), images)
-    full = predict_proba(fit(images, given[None, :], K, {**train, "precision": "fp32"}, seed=0), images)
+    first = predict_proba(fit(images, given[None, :], K, typed(train), seed=0), images)
+    second = predict_proba(fit(images, given[None, :], K, typed(train), seed=0), images)
+    full = predict_proba(fit(images, given[None, :], K, typed({**train, "precision": "fp32"}), seed=0), images)
     assert first.dtype == np.float32 and np.array_equal(first, second)
     np.testing.assert_allclose(first.sum(axis=-1), 1, atol=1e-5)
     assert not np.array_equal(first, full)

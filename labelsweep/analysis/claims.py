@@ -16,10 +16,12 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from labelsweep.analysis.multiplicity import multiplicity
 from labelsweep.analysis.summary import (
     COMPARISONS,
     CONFIDENCE,
@@ -28,7 +30,6 @@ from labelsweep.analysis.summary import (
     SLOPE,
     TITLES,
     ensure_intervals,
-    t_test_p,
 )
 from labelsweep.analysis.text import mean_interval
 from labelsweep.noise import SYMMETRIC
@@ -44,6 +45,9 @@ from labelsweep.strategies import (
     TRUE_LABELS,
     Cell,
 )
+
+if TYPE_CHECKING:
+    from labelsweep.config import Params
 
 MARKER = re.compile(r"(<!-- labelsweep\.claims: (?P<key>[\w/]+): begin -->\n)(?P<body>.*?)"
                     r"(<!-- labelsweep\.claims: (?P=key): end -->)", re.S)
@@ -81,7 +85,7 @@ class Claim:
     def direction(self) -> str:
         """:data:`HIGHER` or :data:`LOWER` where the interval lies above or below 0, else :data:`NONE` (or
         :data:`NO_INTERVAL` without an interval): the only place a direction is decided."""
-        if self.low != self.low:
+        if np.isnan(self.low):
             return NO_INTERVAL
         return HIGHER if self.low > 0 else LOWER if self.high < 0 else NONE
 
@@ -246,50 +250,21 @@ def review_claims(table: pd.DataFrame, train_samples: int, shown: int = 5) -> li
     return lines
 
 
-def holm(p: np.ndarray, alpha: float = 1 - CONFIDENCE) -> np.ndarray:
-    """Holm's step-down rejections of a family of p-values at familywise error `alpha`."""
-    order = np.argsort(p)
-    passed = p[order] <= alpha / (len(p) - np.arange(len(p)))
-    rejected = np.zeros(len(p), dtype=bool)
-    rejected[order[: len(p) if passed.all() else int(np.argmin(passed))]] = True
-    return rejected
-
-
-def multiplicity(tables: dict[str, pd.DataFrame]) -> list[str]:
-    """How many paired comparisons the tables hold, how many intervals exclude 0, how many would by chance,
-    and how many still do after Holm's correction over each dataset's comparisons."""
-    lines, total, excluding = [], 0, 0
-    for name, differences in tables.items():
-        rows = ensure_intervals(differences)
-        rows = rows[rows.n >= 2]
-        p = t_test_p(rows["mean"], rows.sd, rows.n)
-        m, k, kept = len(rows), int(rows.excludes_zero.sum()), int(holm(p).sum()) if len(rows) else 0
-        total, excluding = total + m, excluding + k
-        lines.append(f"- {TITLES.get(name, name)}: {m} comparisons with an interval; {k} exclude 0 (about "
-                     f"{(1 - CONFIDENCE) * m:.1f} would by chance if no difference were real); {kept} of them after "
-                     "Holm's correction over the dataset's comparisons (familywise error 5 %)")
-    if not total:
-        return ["No paired comparison has an interval (one seed), so no difference is claimed."]
-    return [f"The difference tables hold {total} paired comparisons with an interval, of which {excluding} exclude "
-            f"0; at {100 * CONFIDENCE:g} % about {(1 - CONFIDENCE) * total:.1f} would exclude 0 by chance alone:", "",
-            *lines]
-
-
-def render_block(key: str, params: dict, plots: Path = Path("plots")) -> str:
+def render_block(key: str, params: Params, plots: Path = Path("plots")) -> str:
     """The text of the claims block `key` from the committed results under `plots`."""
     if key == "multiplicity":
-        return "\n".join(multiplicity({n: pd.read_csv(plots / n / "differences.csv") for n in params["datasets"]
+        return "\n".join(multiplicity({n: pd.read_csv(plots / n / "differences.csv") for n in params.datasets
                                        if (plots / n / "differences.csv").is_file()})) + "\n"
     name, _, topic = key.partition("/")
     folder = plots / name
-    if name not in params["datasets"] or not folder.is_dir():
+    if name not in params.datasets or not folder.is_dir():
         return f"({name}: not in this study.)\n"
     if topic in TOPICS:
         differences = pd.read_csv(folder / "differences.csv")
         lines = [line for subject in TOPICS[topic]
                  for line in [*render_claims(comparison_claims(differences, subject), subject), ""]][:-1]
     elif topic == "filter_by":
-        lines = filter_claims(pd.read_csv(folder / "detection_by_filter.csv"), params["cleanlab"]["filter_by"])
+        lines = filter_claims(pd.read_csv(folder / "detection_by_filter.csv"), params.cleanlab.filter_by)
     elif topic == "detection":
         lines = detection_claims(pd.read_csv(folder / "detection.csv"))
     elif topic == "memorisation":
@@ -318,6 +293,6 @@ def blocks(document: str) -> dict[str, str]:
     return {match["key"]: match["body"] for match in MARKER.finditer(document)}
 
 
-def fill(document: str, params: dict, plots: Path = Path("plots")) -> str:
+def fill(document: str, params: Params, plots: Path = Path("plots")) -> str:
     """`document` with every claims block replaced by what the results under `plots` give."""
     return MARKER.sub(lambda m: m.group(1) + render_block(m["key"], params, plots) + m.group(4), document)

@@ -30,6 +30,8 @@ from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 
+from labelsweep.artifacts import atomic_path
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_JS = ROOT / ".venv" / "share" / "vega" / "vega-bundle.js"
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
@@ -47,10 +49,8 @@ def install(dest: Path) -> None:
               f"{vl_convert.get_vega_embed_version()}: vl-convert-python "
               f"{importlib.metadata.version('vl-convert-python')}, written by "
               "labelsweep/tooling/plots_page.py install\n")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f"{dest.name}.tmp-{os.getpid()}")
-    tmp.write_text(header + vl_convert.javascript_bundle(vl_version=version), encoding="utf-8")
-    os.replace(tmp, dest)
+    with atomic_path(dest) as tmp:
+        tmp.write_text(header + vl_convert.javascript_bundle(vl_version=version), encoding="utf-8")
     print(f"{dest.relative_to(ROOT) if dest.is_relative_to(ROOT) else dest}: {header[3:].split(':')[0]}")
 
 

@@ -31,7 +31,7 @@ from labelsweep.analysis.summary import (
     ensure_intervals,
 )
 from labelsweep.analysis.text import condition, fmt, interval, mean_interval, num
-from labelsweep.config import load_params
+from labelsweep.config import Params, load_params
 from labelsweep.errors import ConfigError
 from labelsweep.noise import SYMMETRIC
 from labelsweep.strategies import Cell, in_reading_order
@@ -140,8 +140,8 @@ def study_table(results: pd.DataFrame) -> list[str]:
     return ["Next to the original study (its single runs, read off its plots):", "", *lines]
 
 
-def render(params: dict, metrics: Path = Path("metrics"), plots: Path = Path("plots")) -> str:
-    names = params["datasets"]
+def render(params: Params, metrics: Path = Path("metrics"), plots: Path = Path("plots")) -> str:
+    names = params.datasets
     lines = ["Headline metrics (`metrics/<dataset>.json`, what `dvc exp show` and `dvc metrics diff` compare):", "",
              *headline_table(names, metrics)]
     for name in names:
@@ -173,7 +173,7 @@ def documents(root: Path = Path(".")) -> list[Path]:
             if path.is_file() and (BEGIN in path.read_text() or claims.blocks(path.read_text()))]
 
 
-def write(text: str, params: dict, paths: list[Path], plots: Path = Path("plots")) -> list[Path]:
+def write(text: str, params: Params, paths: list[Path], plots: Path = Path("plots")) -> list[Path]:
     """Replace the report block (`text`) and fill every claims block in each of `paths` (every document that
     holds a generated block, when `paths` is empty)."""
     paths = paths or documents()
