@@ -22,6 +22,19 @@ import numpy as np
 from labelsweep.config import NOISE_KINDS
 
 
+def level_limit(kinds: set[str], n_classes: int) -> tuple[float, str] | None:
+    """The lowest level, over noise `kinds`, at which the noisy labels stop pointing at the truth, and why; None
+    for no kind. Symmetric noise over K classes keeps a class's own label the most frequent only below (K-1)/K
+    (at it, all K labels are equally likely); class-conditional noise, which sends every flip of a class to one
+    class, only below 1/2. cleanlab's confident learning assumes exactly this (its noise matrix diagonally
+    dominant), and the study's baselines measure nothing beyond it."""
+    limits = {"symmetric": ((n_classes - 1) / n_classes, f"symmetric noise over {n_classes} classes: (K-1)/K = "
+                            f"{(n_classes - 1) / n_classes:.4g}, where every label is equally likely"),
+              "class_conditional": (0.5, "class_conditional noise: 0.5, where a class's flipped label is as frequent "
+                                    "as its true one")}
+    return min((limits[kind] for kind in kinds), default=None)
+
+
 def noise_rng(seed: int, noise_level: float, kind: str = "symmetric") -> np.random.Generator:
     # Integer key: the same level written as 0.3 or 0.30 gives the same noise. The symmetric key is the
     # one earlier versions used, so their symmetric noise is unchanged.

@@ -18,7 +18,7 @@ from labelsweep import artifacts, config, runs, stage
 from labelsweep.datasets import stratified_indices
 from labelsweep.errors import not_allowed
 from labelsweep.labels import NO_LABEL
-from labelsweep.noise import inject_noise
+from labelsweep.noise import inject_noise, level_limit
 
 
 def main() -> None:
@@ -43,6 +43,10 @@ def main() -> None:
 
     true_labels = np.load(Path(args.raw) / "train_labels.npy")
     classes = artifacts.load_classes(args.raw)
+    limit = level_limit({run.noise_kind for run in plan}, len(classes))
+    if noise_level >= limit[0]:
+        raise not_allowed("noise", noise_level, f"{args.dataset}'s labels carry no information at or above "
+                          f"{limit[1]} (use levels below {limit[0]:.4g})")
     confusable = None
     if any(run.noise_kind == "class_conditional" for run in plan):
         mapping = section["confusable"]
