@@ -1,8 +1,8 @@
 """Stage check_inputs: the whole of params.yaml checked, and each dataset's image folder linked where DVC hashes it.
 
 DVC runs this stage on every `dvc repro` and `dvc exp run` (`always_changed` in dvc.yaml), so a setting no other
-stage reads is still checked: every section by the settings models, then every key at any depth against the keys
-that exist (labelsweep.params_check), whichever stages would rerun, even none. Then each image folder of
+stage reads is still checked: every key at any depth against the keys that exist (labelsweep.params_check), then
+every section by the settings models, whichever stages would rerun, even none. Then each image folder of
 `datasets` is checked for links that leave it or loop, and linked at data/<dataset>/source (labelsweep.folders),
 the path the download stage depends on. Its output, `--out`, is the same small file every time: it orders the
 stages after this one without making any of them rerun.
@@ -39,8 +39,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", required=True, help="output file (always the same text)")
     args = parser.parse_args()
+    try:
+        written = yaml.safe_load(Path("params.yaml").read_text())
+    except (OSError, yaml.YAMLError):
+        written = None  # load_params says what is wrong with the file
+    if isinstance(written, dict):
+        refuse_unknown_keys(written)  # first: it names the closest key, the settings models only the key
     params = config.load_params()
-    refuse_unknown_keys(yaml.safe_load(Path("params.yaml").read_text()))  # as written: load_params fills lists in
     for name in params["datasets"]:
         try:
             folder = _image_folder({**params[name]["data"], "name": name})

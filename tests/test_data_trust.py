@@ -178,11 +178,14 @@ def test_an_edited_image_folder_makes_download_out_of_date_and_a_repro_reruns_it
     work = Path(shutil.copytree(project, tmp_path / "p", symlinks=True))
     images = work.parent / "images"
     shutil.copytree(project.parent / "images", images)
-    assert set(yaml.safe_load(dvc(work, "status", "--json").stdout)) == {"check_inputs"}  # always run, by design
+    dvc(work, "repro", "check_inputs")  # links this copy's ../images
+    assert yaml.safe_load(dvc(work, "status", "--json", "download").stdout) == {}
     (images / "a" / "0.png").rename(images / "b" / "moved.png")  # a label fixed after review
-    assert "download@custom" in yaml.safe_load(dvc(work, "status", "--json").stdout)
+    changed = yaml.safe_load(dvc(work, "status", "--json", "download").stdout)
+    assert changed["download@custom"] == [{"changed deps": {"data/custom/source": "modified"}}]
     ran = dvc(work, "repro", "download").stdout
     assert "Running stage 'download@custom'" in ran
+    assert yaml.safe_load((work / "data/custom/summary.json").read_text())["dedup"]["train_loaded"] == 24
 
 
 @pytest.mark.slow

@@ -40,6 +40,7 @@ from labelsweep.training import resolve_precision
 
 from .conftest import (
     BIN,
+    CHECK_STAGE,
     ROOT,
     UPTO,
     copy_project,
@@ -98,7 +99,8 @@ def commit(project: Path, message: str) -> None:
 def status(project: Path, plot: bool = False) -> set[str]:
     """The stages `dvc status` finds changed themselves (their own deps, params or outs); the plot stages only
     with `plot` (where the plot stage never ran, it is always listed)."""
-    return {stage for stage in json.loads(dvc(project, "status", "--json").stdout) if plot or not is_plot(stage)}
+    return {stage for stage in json.loads(dvc(project, "status", "--json").stdout)
+            if (plot or not is_plot(stage)) and stage != CHECK_STAGE}
 
 
 def out_of_date(project: Path, plot: bool = False) -> set[str]:
