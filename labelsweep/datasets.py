@@ -24,7 +24,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from labelsweep.errors import DataError, not_allowed
+from labelsweep.folders import check_links
 from labelsweep.sampling import stratified_indices
+from labelsweep.splits import check_class_sizes, check_split
 
 if TYPE_CHECKING:
     from labelsweep.config import Data
@@ -136,6 +138,7 @@ def _scan_folder(folder: Path) -> tuple[list[tuple[str, int]], list[str]]:
 
     if not folder.is_dir():
         raise DataError(f"image folder {folder} does not exist")
+    check_links(folder)  # before ImageFolder, which follows every link
     try:
         ds = ImageFolder(folder, allow_empty=True)
     except FileNotFoundError as err:
@@ -256,7 +259,9 @@ def load_image_folder(name: str, data: Data, seed: int) -> Dataset:
         test = _take(test, np.array(fresh, dtype=np.int64))
     else:
         n_test = max(len(classes), int(round(data.test_share * len(train.labels))))
+        check_class_sizes(train.labels, classes, name)
         test_idx, train_idx = stratified_indices(train.labels, n_test, seed)
+        check_split(train.labels, test_idx, classes, name, data.test_share)
         train, test = _take(train, train_idx), _take(train, test_idx)
         counts.update(test_loaded=len(test_idx), test_overlap_removed=0, test_internal_duplicates=0)
     counts.update(train_kept=len(train.labels), test_kept=len(test.labels))

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 
 from labelsweep.artifacts import atomic_path
 from labelsweep.errors import ConfigError, DataError
+from labelsweep.folders import check_links, data_path
 
 if TYPE_CHECKING:
     from labelsweep.config import Data, Params
@@ -42,7 +43,9 @@ def sha256(path: Path) -> str:
 
 
 def image_files(folder: Path) -> list[Path]:
-    """Every image file below `folder`, as paths relative to it, sorted: what ImageFolder would read."""
+    """Every image file below `folder`, as paths relative to it, sorted: what ImageFolder would read (a link that
+    leaves the folder or loops is refused first)."""
+    check_links(folder)
     return sorted(p.relative_to(folder) for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in
                   IMAGE_SUFFIXES)
 
@@ -109,18 +112,19 @@ def fetch(url: str, manifest: dict[str, str], dest: Path) -> Path:
 
 def resolve_folder(name: str, data: Data, base: Path = Path(".")) -> Path:
     """The folder to read dataset `name` from: `data.path` if it is one; else the fetched and verified copy
-    (fetched now if `data.url` is set); else DataError, naming the setting and how to add the data."""
-    path = Path(data.path)
+    (fetched now if `data.url` is set); else DataError, naming the setting and how to add the data. Relative paths
+    are the repository's, also in a DVC experiment's temporary copy (labelsweep.folders.data_path)."""
+    path = base / data_path(data.path)
     if path.is_dir():
         return path
-    problem = f"{name}.data.path = {str(path)!r} is not a folder (expected one sub-folder per class)"
+    problem = f"{name}.data.path = {data.path!r} is not a folder (expected one sub-folder per class)"
     if not data.url:
         raise DataError(problem)
     if not data.manifest:
         raise ConfigError(f"params.yaml: {name}.data.url is set without {name}.data.manifest: a fetched archive is "
                           "only used once every file is checked against the manifest")
     manifest = read_manifest(base / data.manifest)
-    dest = base / FETCHED.format(name=name)
+    dest = base / data_path(FETCHED.format(name=name))
     try:
         if dest.is_dir():
             verify(dest, manifest)  # fetched before: checked again, since anything may have changed it since

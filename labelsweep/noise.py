@@ -31,20 +31,32 @@ import numpy as np
 Flip = Callable[[np.ndarray, np.random.Generator, int, "np.ndarray | None"], np.ndarray]
 
 
+# number of classes K -> (the lowest level at which the noisy labels stop pointing at the truth, why)
+Limit = Callable[[int], "tuple[float, str]"]
+
+
 @dataclass(frozen=True)
 class NoiseKind:
     flip: Flip
+    limit: Limit  # where this kind's labels stop pointing at the truth: a level there or above is refused
     uses_confusable: bool = False  # needs params.yaml `<dataset>.confusable` (each class's confusable class)
+
+
+def level_limit(kinds: set[str], n_classes: int) -> tuple[float, str] | None:
+    """The lowest level, over noise `kinds`, at which the noisy labels stop pointing at the truth, and why; None
+    for no kind. cleanlab's confident learning assumes labels that still point at the truth (its noise matrix
+    diagonally dominant), and a baseline measures nothing beyond that level."""
+    return min((NOISE_KINDS[kind].limit(n_classes) for kind in kinds), default=None)
 
 
 NOISE_KINDS: dict[str, NoiseKind] = {}
 SYMMETRIC, CLASS_CONDITIONAL = "symmetric", "class_conditional"
 
 
-def noise_kind(name: str, uses_confusable: bool = False) -> Callable[[Flip], Flip]:
-    """Register a noise kind under `name` (a decorator of its flip function)."""
+def noise_kind(name: str, limit: Limit, uses_confusable: bool = False) -> Callable[[Flip], Flip]:
+    """Register a noise kind under `name` (a decorator of its flip function), with the level it cannot reach."""
     def register(flip: Flip) -> Flip:
-        NOISE_KINDS[name] = NoiseKind(flip, uses_confusable)
+        NOISE_KINDS[name] = NoiseKind(flip, limit, uses_confusable)
         return flip
     return register
 
@@ -54,14 +66,25 @@ def uses_confusable(kinds: list[str]) -> list[str]:
     return [kind for kind in kinds if NOISE_KINDS[kind].uses_confusable]
 
 
-@noise_kind(SYMMETRIC)
+def _symmetric_limit(n_classes: int) -> tuple[float, str]:
+    # At (K-1)/K every one of the K labels of a class is equally likely.
+    bound = (n_classes - 1) / n_classes
+    return bound, f"symmetric noise over {n_classes} classes: (K-1)/K = {bound:.4g}, where every label is equally likely"
+
+
+def _confusable_limit(n_classes: int) -> tuple[float, str]:
+    # Every flip of a class goes to one class: at 1/2 the flipped label is as frequent as the true one.
+    return 0.5, "class_conditional noise: 0.5, where a class's flipped label is as frequent as its true one"
+
+
+@noise_kind(SYMMETRIC, _symmetric_limit)
 def _symmetric(labels: np.ndarray, rng: np.random.Generator, n_classes: int, confusable: np.ndarray | None
                ) -> np.ndarray:
     # An offset in 1..K-1 added modulo K is uniform over the other K-1 classes and never a no-op.
     return (labels + rng.integers(1, n_classes, size=len(labels))) % n_classes
 
 
-@noise_kind(CLASS_CONDITIONAL, uses_confusable=True)
+@noise_kind(CLASS_CONDITIONAL, _confusable_limit, uses_confusable=True)
 def _class_conditional(labels: np.ndarray, rng: np.random.Generator, n_classes: int,
                        confusable: np.ndarray | None) -> np.ndarray:
     confusable = np.asarray(confusable, dtype=np.int64)

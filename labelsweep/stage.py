@@ -13,11 +13,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
 import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from labelsweep.checks import check_level
 from labelsweep.config import Params, load_params
@@ -94,6 +96,32 @@ def _seconds_since_process_start() -> float:
         return time.process_time()
 
 
+def writer(path: str, dvc_yaml: Path = Path("dvc.yaml")) -> str | None:
+    """The stage of dvc.yaml whose output holds `path` (a `${...}` in an output matches any one path part)."""
+    import yaml
+
+    try:
+        stages = yaml.safe_load(dvc_yaml.read_text())["stages"]
+    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        return None
+    rel = os.path.relpath(path, dvc_yaml.parent)
+    for name, stage in stages.items():
+        for out in stage.get("outs") or []:
+            out = next(iter(out)) if isinstance(out, dict) else out
+            pattern = "[^/]+".join(map(re.escape, re.split(r"\$\{[^}]*\}", out)))
+            if re.fullmatch(pattern + "(/.*)?", rel):
+                return name
+    return None
+
+
+def missing_input(err: OSError) -> str:
+    """The one line for an input a stage cannot read: its path and the stage of dvc.yaml that writes it."""
+    line = f"{err.filename} is missing or unreadable ({err.strerror})"
+    name = writer(str(err.filename))
+    return line + (f": it is written by stage {name} of dvc.yaml; run `dvc repro {name}` (`dvc status` lists what "
+                   "is out of date)" if name else "")
+
+
 def run(main: Callable[[], None]) -> None:
     """Run a stage's `main`, turning setting and data errors into a one-line message and exit 2, and
     Ctrl-C into one line and exit 130 (outputs are renamed into place only when complete, so an
@@ -103,6 +131,11 @@ def run(main: Callable[[], None]) -> None:
         main()
     except (ConfigError, DataError) as err:
         print(f"error: {err}", file=sys.stderr)
+        status = 2
+    except (FileNotFoundError, PermissionError, NotADirectoryError) as err:
+        if err.filename is None:
+            raise
+        print(f"error: {missing_input(err)}", file=sys.stderr)
         status = 2
     except KeyboardInterrupt:
         print(f"interrupted: {os.path.basename(sys.argv[0]).removesuffix('.py')} stopped, nothing written",

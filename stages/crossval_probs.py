@@ -26,11 +26,18 @@ def main() -> None:
 
     (labels,) = artifacts.load_arrays(args.noisy, "labels")
     plan = runs.load(args.noisy)
-    n_classes = len(artifacts.load_classes(args.raw))
-    smallest = min(int(np.bincount(row[row != NO_LABEL], minlength=n_classes).min()) for row in labels)
+    classes = artifacts.load_classes(args.raw)
+    n_classes = len(classes)
+    smallest, cls, run = min(((int(count), name, run) for row, run in zip(labels, plan) for name, count in
+                              zip(classes, np.bincount(row[row != NO_LABEL], minlength=n_classes))), key=lambda s: s[0])
     if folds > smallest:
-        raise not_allowed("cleanlab.folds", folds, f"the smallest class of a run has only {smallest} training samples "
-                          f"(use at most {smallest} folds, or a larger subsample)")
+        train_size = runs.regime_settings(section, run.regime)[1]
+        larger = (f"a larger {args.dataset}.regimes.{run.regime}.train_size" if train_size is not None else
+                  f"a larger {args.dataset}.data.train_subsample" if section["data"].get("train_subsample") else
+                  f"more images of {cls}")
+        raise not_allowed("cleanlab.folds", folds, f"class {cls} has only {smallest} training samples in run "
+                          f"{run.noise_kind}/{run.regime}/seed {run.seed} "
+                          f"(use at most {smallest} folds, or {larger})")
 
     from sklearn.model_selection import StratifiedKFold
 

@@ -16,7 +16,7 @@ import numpy as np
 from labelsweep import artifacts, runs, stage
 from labelsweep.errors import not_allowed
 from labelsweep.labels import NO_LABEL
-from labelsweep.noise import inject_noise, uses_confusable
+from labelsweep.noise import inject_noise, level_limit, uses_confusable
 from labelsweep.sampling import stratified_indices
 
 
@@ -35,6 +35,10 @@ def main() -> None:
 
     true_labels = np.load(Path(args.raw) / "train_labels.npy")
     classes = artifacts.load_classes(args.raw)
+    limit = level_limit({run.noise_kind for run in plan}, len(classes))
+    if limit is not None and noise_level >= limit[0]:
+        raise not_allowed("noise", noise_level, f"{args.dataset}'s labels carry no information at or above "
+                          f"{limit[1]} (use levels below {limit[0]:.4g})")
     confusable = None
     if uses_confusable([run.noise_kind for run in plan]):
         mapping = section.confusable

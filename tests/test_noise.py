@@ -116,7 +116,7 @@ def test_a_kind_registered_first_changes_no_other_kinds_noise(labels, monkeypatc
     """Registering a new kind, even ahead of the others, leaves every existing kind's noise as it was."""
     before = inject_noise(labels, 0.3, 10, seed=3, kind="class_conditional", confusable=CONFUSABLE)
     monkeypatch.setattr(noise, "NOISE_KINDS", {})
-    noise.noise_kind("aaa_first")(lambda chosen, rng, k, confusable: (chosen + 1) % k)
+    noise.noise_kind("aaa_first", lambda k: (0.5, "test"))(lambda chosen, rng, k, confusable: (chosen + 1) % k)
     for name, kind in REGISTERED.items():
         noise.NOISE_KINDS[name] = kind
     after = inject_noise(labels, 0.3, 10, seed=3, kind="class_conditional", confusable=CONFUSABLE)
