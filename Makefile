@@ -68,5 +68,5 @@ test-fast: setup data lint
 	pytest -q -m "not slow"
 
 bench: setup data
-	python bench/precision.py run && python bench/models.py run && python bench/run.py study && python bench/run.py short \
+	python bench/precision.py run && python bench/models.py run && python bench/models.py search && python bench/run.py study && python bench/run.py short \
 	  && python bench/run.py report && python bench/precision.py report && python bench/models.py report
