@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from labelsweep.intervals import holm
 from labelsweep.report import mean_interval
 from labelsweep.summary import (
     COMPARISONS,
@@ -232,15 +233,6 @@ def review_claims(table: pd.DataFrame, train_samples: int, shown: int = 5) -> li
     lines += [f"- #{row.rank} `{row.sample_id}`: given {row.given_label}, suggested {row.suggested_label} "
               f"(probability {row.suggested_prob:.2f})" for row in table.head(shown).itertuples()]
     return lines
-
-
-def holm(p: np.ndarray, alpha: float = 1 - CONFIDENCE) -> np.ndarray:
-    """Holm's step-down rejections of a family of p-values at familywise error `alpha`."""
-    order = np.argsort(p)
-    passed = p[order] <= alpha / (len(p) - np.arange(len(p)))
-    rejected = np.zeros(len(p), dtype=bool)
-    rejected[order[: len(p) if passed.all() else int(np.argmin(passed))]] = True
-    return rejected
 
 
 def multiplicity(tables: dict[str, pd.DataFrame]) -> list[str]:
