@@ -69,7 +69,8 @@ def uses_confusable(kinds: list[str]) -> list[str]:
 def _symmetric_limit(n_classes: int) -> tuple[float, str]:
     # At (K-1)/K every one of the K labels of a class is equally likely.
     bound = (n_classes - 1) / n_classes
-    return bound, f"symmetric noise over {n_classes} classes: (K-1)/K = {bound:.4g}, where every label is equally likely"
+    return bound, (f"symmetric noise over {n_classes} classes: (K-1)/K = {bound:.4g}, where every label is equally "
+                   "likely")
 
 
 def _confusable_limit(n_classes: int) -> tuple[float, str]:

@@ -11,7 +11,7 @@ import pytest
 from scipy import stats
 
 from labelsweep.analysis import claims, summary
-from labelsweep.analysis.multiplicity import holm
+from labelsweep.analysis.intervals import holm
 from labelsweep.analysis.text import interval
 from labelsweep.config import load_params
 from labelsweep.strategies import Cell

@@ -3,19 +3,10 @@ README's multiplicity block (labelsweep.analysis.claims renders it)."""
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
+from labelsweep.analysis.intervals import holm
 from labelsweep.analysis.summary import CONFIDENCE, TITLES, ensure_intervals, t_test_p
-
-
-def holm(p: np.ndarray, alpha: float = 1 - CONFIDENCE) -> np.ndarray:
-    """Holm's step-down rejections of a family of p-values at familywise error `alpha`."""
-    order = np.argsort(p)
-    passed = p[order] <= alpha / (len(p) - np.arange(len(p)))
-    rejected = np.zeros(len(p), dtype=bool)
-    rejected[order[: len(p) if passed.all() else int(np.argmin(passed))]] = True
-    return rejected
 
 
 def multiplicity(tables: dict[str, pd.DataFrame]) -> list[str]:
