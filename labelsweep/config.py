@@ -112,6 +112,20 @@ class Data(checks.Section):
         return self
 
 
+class EarlyStopping(checks.Section):
+    """The early_stopping strategy's holdout: the share of a run's noisy training labels held out."""
+
+    holdout: Annotated[checks.Number, Field(gt=0, lt=1), checks.allowing("a share in (0, 1), e.g. 0.1")] = None
+
+
+class NoiseMatrix(checks.Section):
+    """The matrix noise kind's setting: the share of its noise matrix's off-diagonal rates set to 0."""
+
+    frac_zero_noise_rates: Annotated[checks.Number, Field(ge=0, lt=1), checks.allowing(
+        "a share of the off-diagonal noise rates set to 0, in [0, 1) (the Confident Learning paper: 0, 0.2, 0.4, "
+        "0.6)")] = None
+
+
 REGIMES = "a mapping from regime name to settings that override train (or null)"
 OVERRIDES = "null, or a mapping of train settings to override, plus an optional train_size"
 
@@ -209,6 +223,8 @@ class Params(BaseModel):
     strategies: checks.Strategies = None
     confident_relabel_min: Annotated[checks.Number, Field(gt=0, le=1),
                                      checks.allowing("a probability in (0, 1]")] = None
+    early_stopping: EarlyStopping = None
+    noise_matrix: NoiseMatrix = None
     sections: dict[str, Dataset] = {}
     runs: RunGrid = None
     study: Annotated[Study, checks.allowing(STUDY)] | None = None

@@ -27,7 +27,9 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Mapping
 from functools import cache
+from typing import Any
 
 import numpy as np
 import torch
@@ -36,8 +38,10 @@ from torch import nn
 from tqdm import tqdm
 
 from labelsweep.config import Train
+from labelsweep.early_stopping import BestEpochs
 from labelsweep.errors import ConfigError
 from labelsweep.labels import NO_LABEL
+from labelsweep.losses import Loss, cross_entropy, per_model_mean, select_loss
 from labelsweep.models import build_models
 
 
@@ -129,23 +133,43 @@ def stacks(model: str, device: torch.device, n_models: int) -> list[slice]:
     return [slice(m, m + 1) for m in range(n_models)]
 
 
+def loss_for(settings: Mapping[str, Any] | None, key: str = "training.loss") -> Loss:
+    """The per-sample loss a strategy's `training` settings name (labelsweep.strategies.Strategy.training): `loss`
+    with its `q` or `label_smoothing`; cross-entropy where they name none. A bad one is refused naming `key`."""
+    settings = settings or {}
+    return select_loss(settings.get("loss", "cross_entropy"), q=settings.get("q", 0.7),
+                       label_smoothing=settings.get("label_smoothing", 0.0), key=key)
+
+
 def fit(images: np.ndarray, labels: np.ndarray, n_classes: int, train: Train, seed: int,
-        members: np.ndarray | None = None, desc: str = "fit") -> list[nn.Module]:
+        members: np.ndarray | None = None, desc: str = "fit", loss: Loss = cross_entropy,
+        holdout: np.ndarray | None = None) -> list[nn.Module]:
     """Train one model per row of `labels` (M, N), model m on the samples with ``labels[m] >= 0``.
 
     Every model follows the protocol of the module doc: initial weights from `seed` alone, Adam with a
     one-cycle schedule for `train.epochs` passes over `members` (a boolean mask over the N samples;
     default: every sample some row trains on) in batches of `train.batch_size` in an order drawn
-    from `seed`, each model's loss over its own samples of the batch; in the stacks :func:`stacks`
-    chooses and the precision :func:`resolve_precision` gives. Returns the stacks, in row order (see
-    :func:`predict_proba`). A progress bar (one tick per batch) goes to stderr.
+    from `seed`, each model's objective the mean of the per-sample `loss` (labelsweep.losses; default
+    cross-entropy) over its own samples of the batch; in the stacks :func:`stacks` chooses and the precision
+    :func:`resolve_precision` gives. `holdout` (M, N), early stopping's held-out *noisy* labels of each model
+    (NO_LABEL elsewhere, never one it trains on): after every epoch each model is scored on its own and the
+    epoch with the best accuracy is the model returned (labelsweep.early_stopping). Returns the stacks, in
+    row order (see :func:`predict_proba`). A progress bar (one tick per batch) goes to stderr.
     """
     labels = np.atleast_2d(np.asarray(labels, dtype=np.int64))
     if not (labels != NO_LABEL).any(axis=1).all():
         raise ValueError("every model needs at least one training sample")
-    members = (labels != NO_LABEL).any(axis=0) if members is None else np.asarray(members, dtype=bool)
+    held = labels if holdout is None else np.atleast_2d(np.asarray(holdout, dtype=np.int64))
+    if held.shape != labels.shape:
+        raise ValueError("`holdout` must have the shape of `labels`")
+    used = (labels != NO_LABEL) | (held != NO_LABEL)
+    members = used.any(axis=0) if members is None else np.asarray(members, dtype=bool)
     if ((labels != NO_LABEL) & ~members).any():
         raise ValueError("a model trains on a sample outside `members`")
+    if holdout is not None:
+        holdout = held
+        if ((holdout != NO_LABEL) & ((labels != NO_LABEL) | ~members)).any():
+            raise ValueError("`holdout` must hold, per model, labels of samples in `members` it does not train on")
     make_deterministic()
     device = resolve_device(train.device)
     bf16 = resolve_precision(train.precision, device) == "bf16"
@@ -153,12 +177,14 @@ def fit(images: np.ndarray, labels: np.ndarray, n_classes: int, train: Train, se
     x = to_tensor(images[members], device)
     steps = train.epochs * -(-len(x) // train.batch_size)
     with tqdm(total=steps * len(groups), desc=desc, unit="batch", leave=False, mininterval=1.0) as bar:
-        return [_fit_stack(x, labels[g][:, members], n_classes, train, seed, bf16, bar) for g in groups]
+        return [_fit_stack(x, labels[g][:, members], n_classes, train, seed, bf16, bar, loss,
+                           None if holdout is None else BestEpochs(x, holdout[g][:, members])) for g in groups]
 
 
 def _fit_stack(x: torch.Tensor, labels: np.ndarray, n_classes: int, train: Train, seed: int, bf16: bool,
-               bar: tqdm) -> nn.Module:
-    """One stack of models on the group's samples `x` (labels (M, len(x)), NO_LABEL outside a model's own)."""
+               bar: tqdm, loss: Loss, best: BestEpochs | None) -> nn.Module:
+    """One stack of models on the group's samples `x` (labels (M, len(x)), NO_LABEL outside a model's own);
+    with `best`, each model's best epoch on its holdout (:func:`fit`)."""
     device = x.device
     y = torch.from_numpy(labels).to(device)
     torch.manual_seed(seed)
@@ -181,19 +207,18 @@ def _fit_stack(x: torch.Tensor, labels: np.ndarray, n_classes: int, train: Train
             if augment:
                 inputs = random_affine(inputs, augment.degrees, augment.translate, augment.scale, generator)
             targets = y[:, batch]
-            own = targets != NO_LABEL
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
                 logits = model(inputs)
-            losses = F.cross_entropy(logits.float().flatten(0, 1), targets.clamp(min=0).flatten(),
-                                     reduction="none").view_as(targets)
             # Each model's mean over its own samples; the sum keeps the models' gradients separate.
-            loss = ((losses * own).sum(1) / own.sum(1).clamp(min=1)).sum()
+            objective = per_model_mean(loss(logits, targets), targets)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            objective.backward()
             optimizer.step()
             schedule.step()
             bar.update()
-    return model
+        if best is not None:
+            best.after_epoch(model)
+    return model if best is None else best.selected()
 
 
 @torch.no_grad()

@@ -3,12 +3,16 @@
 A run is a noise kind x regime x seed (labelsweep.runs): the seed's sweep (params.yaml `runs`) at
 every level, and the study's runs (`study`) at its levels. Its training set is the whole training set,
 or a regime's stratified `train_size` subsample drawn with the run's seed; in it exactly
-round(noise_level * n) labels are flipped (labelsweep.noise), each to another class. The test set is
-never touched. Writes a folder: `labels.npy` (one row per run, -1 outside a run's training set),
-`flipped.npy` (the ground-truth mask of flipped samples, same shape) and `runs.csv` (the row order);
-the original labels stay in the raw folder.
+round(noise_level * n) labels are flipped (labelsweep.noise), each to another class -- but for the
+`matrix` kind, whose flips are drawn per class from a generated noise matrix (params.yaml noise_matrix).
+The test set is never touched. Writes a folder: `labels.npy` (one row per run, -1 outside a run's
+training set), `flipped.npy` (the ground-truth mask of flipped samples, same shape), `runs.csv` (the row
+order) and `noise.json` (per run, in that order: the flips, their realised rate, the difference from
+round(p * n), the realised transition matrix and, for `matrix`, the generated one); the original labels
+stay in the raw folder.
 """
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +20,7 @@ import numpy as np
 from labelsweep import artifacts, runs, stage
 from labelsweep.errors import not_allowed
 from labelsweep.labels import NO_LABEL
-from labelsweep.noise import inject_noise, level_limit, uses_confusable
+from labelsweep.noise import check_kind_settings, draw_noise, level_limit, noise_record, uses_confusable
 from labelsweep.sampling import stratified_indices
 
 
@@ -39,6 +43,8 @@ def main() -> None:
     if limit is not None and noise_level >= limit[0]:
         raise not_allowed("noise", noise_level, f"{args.dataset}'s labels carry no information at or above "
                           f"{limit[1]} (use levels below {limit[0]:.4g})")
+    options = params.noise_matrix.model_dump()
+    check_kind_settings({run.noise_kind for run in plan}, noise_level, len(classes), options)
     confusable = None
     if uses_confusable([run.noise_kind for run in plan]):
         mapping = section.confusable
@@ -50,6 +56,7 @@ def main() -> None:
 
     labels = np.full((len(plan), len(true_labels)), NO_LABEL, dtype=np.int64)
     flipped = np.zeros(labels.shape, dtype=bool)
+    records = []
     with stage.work():
         for i, run in enumerate(plan):
             train_size = section.regime(run.regime)[1]
@@ -62,10 +69,16 @@ def main() -> None:
                         f"there are only {len(true_labels)} training samples in {len(classes)} classes (use between "
                         f"{len(classes)} and {len(true_labels) - len(classes)}: one sample per class on each side)")
                 members = np.sort(stratified_indices(true_labels, train_size, run.seed)[0])
-            labels[i, members], flipped[i, members] = inject_noise(
-                true_labels[members], noise_level, len(classes), run.seed, run.noise_kind, confusable)
-            print(f"noise {noise_level} {run}: flipped {flipped[i].sum()} of {len(members)} labels")
-    artifacts.save_arrays(args.out, {"labels": labels, "flipped": flipped}, extra={"runs.csv": runs.table_csv(plan)})
+            noise = draw_noise(true_labels[members], noise_level, len(classes), run.seed, run.noise_kind, confusable,
+                               options)
+            labels[i, members], flipped[i, members] = noise.noisy, noise.flipped
+            records.append({"noise_kind": run.noise_kind, "regime": run.regime, "seed": run.seed,
+                            **noise_record(true_labels[members], noise, noise_level, len(classes))})
+            print(f"noise {noise_level} {run}: flipped {flipped[i].sum()} of {len(members)} labels "
+                  f"(round(p n) {records[-1]['count_difference']:+d})")
+    record = json.dumps({"noise_level": noise_level, "classes": classes, "runs": records}, indent=1) + "\n"
+    artifacts.save_arrays(args.out, {"labels": labels, "flipped": flipped},
+                          extra={"runs.csv": runs.table_csv(plan), "noise.json": record})
 
 
 if __name__ == "__main__":
