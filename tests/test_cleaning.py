@@ -102,12 +102,18 @@ def cells(thresholds=(0.0, 0.5, 1.0), strategies=STRATEGIES, minimum=0.95, seed=
 
 def test_a_run_has_the_baseline_the_grid_then_the_strategies_in_a_fixed_order():
     """Baseline, prune_relabel per threshold, keep_rest per threshold, then perfect detection, random removal, true
-    labels and confident relabelling (each once, prune share NaN); with no strategies, the baseline and the grid."""
+    labels and confident relabelling, then issue 28's alternatives (each once, prune share NaN); with no strategies,
+    the baseline and the grid."""
     made = training_cells(GIVEN, ORIGINAL, FLIPPED, FLAGGED, QUALITY, SUGGESTED, SUGGESTED_PROB, [0.0, 1.0],
                           list(STRATEGIES), 0.95, np.random.default_rng(0))
     assert [(strategy, None if math.isnan(share) else share) for strategy, share, _ in made] == [
         ("baseline", None), ("prune_relabel", 0.0), ("prune_relabel", 1.0), ("keep_rest", 0.0), ("keep_rest", 1.0),
-        ("perfect_detection", None), ("random_removal", None), ("true_labels", None), ("confident_relabel", None)]
+        ("perfect_detection", None), ("random_removal", None), ("true_labels", None), ("confident_relabel", None),
+        ("early_stopping", None), ("gce", None), ("label_smoothing", None), ("gce_prune_all", None)]
+    made_cells = {strategy: labels.tolist() for strategy, _, labels in made}
+    # The robust ones train on the noisy labels, or (gce_prune_all) on prune-all's: only their training differs.
+    assert made_cells["early_stopping"] == made_cells["gce"] == made_cells["label_smoothing"] == GIVEN.tolist()
+    assert made_cells["gce_prune_all"] == cells()[("prune_relabel", 1.0)]
     assert all(labels.dtype == np.int64 and labels.shape == (10,) for _, _, labels in made)
     assert list(cells((0.5,), [])) == [("baseline", None), ("prune_relabel", 0.5)]
     assert cells()[("baseline", None)] == GIVEN.tolist()

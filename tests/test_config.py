@@ -241,7 +241,7 @@ def test_every_refusal_is_one_line_in_the_same_form(tmp_path, params, key, value
      "fashion_mnist.regimes.memorise.epochs = 0 is not allowed: a positive integer"),
     ("strategies", ["keep_rest", "magic"], "strategies = 'magic' is not allowed: a list (possibly empty) of "
                                            "keep_rest, perfect_detection, random_removal, true_labels, "
-                                           "confident_relabel"),
+                                           "confident_relabel, early_stopping, gce, label_smoothing, gce_prune_all"),
     ("roman.data.url", "https://example.org/roman.zip", None),  # with the committed manifest: allowed
     ("seed", -1, "seed = -1 is not allowed: a non-negative integer"),
 ])

@@ -82,7 +82,8 @@ def test_tables_and_headline_hold_the_study(params, tmp_path, monkeypatch):
     seeds = sorted({run.seed for run in RUNS})
 
     results = pd.read_csv(out / "results.csv")
-    assert len(results) == 3 * 4 * 11  # levels x (kind, regime) x cells: baseline, 3 + 3 shares, 4 strategies
+    # levels x (kind, regime) x cells: baseline, 3 + 3 shares, 4 strategies and controls, issue 28's 4 alternatives
+    assert len(results) == 3 * 4 * 15
     prune_all = results[results.cell == "prune_relabel@1"].set_index(CONDITION).sort_index()
     expected = cell(accuracy, "prune_relabel", 1.0).groupby(level=CONDITION)
     np.testing.assert_allclose(prune_all["mean"], expected.mean(), atol=1e-9)
