@@ -31,10 +31,11 @@ import torch
 import yaml
 from PIL import Image
 
-from labelsweep import runs
+from labelsweep import runs, strategies
 from labelsweep.analysis import summary
 from labelsweep.checks import FILTER_BY
 from labelsweep.cleaning import detection_metrics, label_errors
+from labelsweep.early_stopping import holdout_mask
 from labelsweep.labels import NO_LABEL
 from labelsweep.noise import noise_rng
 from labelsweep.training import resolve_precision
@@ -76,6 +77,11 @@ FASHION = {"train": 2000, "test": 500,
            "members": {"default": 2000}, "injected": {(0.0, "default"): 0, (0.2, "default"): 400}}
 TABLE = ["noise_level", "noise_kind", "regime", "seed", "strategy", "prune_share", "test_accuracy", "train_samples",
          "wrong_labels", "memorised", "sweep", "study", "precision"]  # train_eval's columns
+
+
+def training_of(cells: pd.DataFrame, row: int) -> dict | None:
+    """The training settings of a cell's strategy (issue 28's alternatives; None: plain cross-entropy)."""
+    return strategies.STRATEGIES[cells.strategy[row]].training
 
 
 def names(dataset: str, levels, stages=LEVEL_STAGES, download: bool = True, plot: bool = False) -> set[str]:
@@ -279,10 +285,13 @@ def check_outputs(project: Path, dataset: str, params: dict, sizes: dict) -> Non
             rows = np.flatnonzero(cells.run.isin(group))
             for i in rows:
                 for j in rows[rows > i]:
-                    if np.array_equal(cleaned[i], cleaned[j]):
+                    if np.array_equal(cleaned[i], cleaned[j]) and training_of(cells, i) == training_of(cells, j):
                         assert np.array_equal(predicted[i], predicted[j]), (level, i, j)
         accuracy = pd.read_csv(project / f"data/{dataset}/accuracy/noise_{level}.csv")
         kept = cleaned != NO_LABEL
+        for i, r in enumerate(cells.run):  # an early-stopped cell trains without its holdout of its noisy labels
+            if (training_of(cells, i) or {}).get("early_stopping"):
+                kept[i] &= ~holdout_mask(cleaned[i], params["early_stopping"]["holdout"], plan[r].seed)
         expected = pd.DataFrame({
             "noise_level": level,
             "noise_kind": [plan[r].noise_kind for r in cells.run],
