@@ -82,8 +82,8 @@ def _estimate(table: pd.DataFrame, quantity: str) -> dict[float, Estimate]:
     return {float(r.noise_level): Estimate(r["mean"], r.ci_low, r.ci_high) for _, r in part.iterrows()}
 
 
-def _value(e: Estimate, digits: int = 3) -> str:
-    return mean_interval(e.mean, e.low, e.high, digits, "+")
+def _value(e: Estimate, digits: int = 3, sign: str = "+") -> str:
+    return mean_interval(e.mean, e.low, e.high, digits, sign)
 
 
 def claim_one(table: pd.DataFrame) -> tuple[str, list[str]]:
@@ -99,7 +99,7 @@ def claim_one(table: pd.DataFrame) -> tuple[str, list[str]]:
              for p in levels]
     fitted = _estimate(table, MEMORISED)
     if verdict != verdicts.REPRODUCED and any(p in fitted for p in levels):
-        shown = "; ".join(f"{_value(fitted[p], 2).lstrip('+')} at {100 * p:g} %" for p in levels if p in fitted)
+        shown = "; ".join(f"{_value(fitted[p], 2, '')} at {100 * p:g} %" for p in levels if p in fitted)
         lines.append(f"measured: its baseline's model reproduces this share of its wrong labels: {shown}")
     return verdict, lines
 

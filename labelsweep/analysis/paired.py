@@ -73,7 +73,10 @@ def read_correct(results: str | Path, raw: str | Path, levels: list[float], rows
 def contrast(correct: np.ndarray, positions: pd.DataFrame, weights: dict[str, float]) -> np.ndarray:
     """Seeds x images: the contrast's weighted sum of correctness, over the seeds that have every cell."""
     rows = positions[list(weights)].dropna().astype(int)
-    return sum(w * correct[rows[key].to_numpy()].astype(float) for key, w in weights.items())
+    total = sum(w * correct[rows[key].to_numpy()].astype(float) for key, w in weights.items())
+    # Rounded: weights that sum to 0 in exact arithmetic leave 1e-17 where every cell agrees, which would read as
+    # a difference with a zero-width interval.
+    return np.round(total, 12)
 
 
 def paired_table(accuracy: pd.DataFrame, correct: np.ndarray, confidence: float = CONFIDENCE) -> pd.DataFrame:

@@ -95,14 +95,15 @@ def own_labels_claims(paired: pd.DataFrame) -> list[str]:
     return [f"- On its own labels (0 % injected noise, {r.regime} model, {r.n} seed{'s' * (r.n != 1)}), pruning "
             f"cleanlab's flags changes test accuracy by {num(r['mean'], sign='+')} "
             f"{interval(r.ci_low, r.ci_high, sign='+')} (raw {100 * CONFIDENCE:g} % interval, seeds and test images); "
-            f"after Holm's correction over the dataset's {family} comparisons: {holm_verdict(r)}"
+            f"after Holm's correction over the dataset's {family} comparison{'s' * (family != 1)}: {holm_verdict(r)}"
             for _, r in rows.iterrows()]
 
 
 def power_claims(name: str, paired: pd.DataFrame) -> list[str]:
-    """From the measured seed-to-seed sd of the paired differences (median over the comparisons with ≥ 2 seeds)
-    and the test set's own error: how many seeds resolve a 1-point difference with 80 % power."""
-    measured = paired[paired.n >= 2]
+    """From the measured seed-to-seed sd of the paired differences (median over the comparisons with ≥ 2 seeds whose
+    cells disagree on some test image: identical training sets say nothing of the spread) and the test set's own
+    error: how many seeds resolve a 1-point difference with 80 % power."""
+    measured = paired[(paired.n >= 2) & (paired.image_se > 0)]
     if measured.empty:
         return [NOT_YET.format("paired difference with two seeds or more")]
     sd, image_se = float(measured.seed_sd.median()), float(measured.image_se.median())
