@@ -101,3 +101,8 @@ def accuracy_csv(results: str | Path, noise_level: float) -> Path:
 def detection_json(results: str | Path, noise_level: float) -> Path:
     """A level's detection-quality file under a dataset's metrics folder, as dvc.yaml names it."""
     return Path(results) / "detection" / f"{level_name(noise_level)}.json"
+
+
+def predictions_npy(results: str | Path, noise_level: float) -> Path:
+    """A level's test-set predictions (train_eval: one row per row of its accuracy table), as dvc.yaml names them."""
+    return Path(results) / "predictions" / f"{level_name(noise_level)}.npy"

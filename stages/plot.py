@@ -14,20 +14,30 @@ params.yaml (any grid), it draws
 5. detection_by_filter: precision, recall and F1 against the injected flips of every `filter_by` of
    cleanlab.filter.find_label_issues (the configured one decides what is pruned or relabelled); its CSV also
    holds their intervals and paired differences from the configured one;
-6. gallery: the 24 flagged samples with the lowest label quality in the first run at the lowest level.
+6. gallery: the 24 flagged samples with the lowest label quality in the first run at the lowest level;
+7. alternatives: cleanlab's prune-all and each robust-training alternative minus the baseline (issue 28), with the
+   intervals of paired.csv.
+paired.csv holds every paired comparison of every condition from the per-image correctness of train_eval's
+predictions (labelsweep.analysis.paired: intervals with the test set's own sampling error, p-values, Holm's
+correction over the dataset); judged.csv the estimates the original study's claims are judged on
+(labelsweep.analysis.judged).
 The CSVs are long tables (one row per point: the shape the templates in .dvc/plots draw), shaped by
 labelsweep.tables; results.csv, detection.csv and data.json are docs/results.md's tables (labelsweep.tooling.report);
 metrics/<dataset>.json is summary.headline.
 """
 
 import json
+from argparse import Namespace
 from importlib.metadata import version
 from pathlib import Path
 
+import pandas as pd
+
 from labelsweep import artifacts, stage
-from labelsweep.analysis import summary
+from labelsweep.analysis import judged, paired, summary
 from labelsweep.analysis.figures import (
     draw_accuracy,
+    draw_alternatives,
     draw_by_filter,
     draw_counts,
     draw_differences,
@@ -80,6 +90,7 @@ def main() -> None:
                           ("detection_by_filter", draw_by_filter(filters, name, filter_by)),
                           ("gallery", gallery)]:
             write_figure(fig, out / f"{stem}.png")
+        write_paired(args, every_accuracy, every_detection, levels, out, name)
         write_sweep(args.dataset, Path(args.raw), Path(args.issues), every_accuracy, every_detection, levels, name,
                     out)
         # The data's summary and the versions of the libraries the pipeline ran with (every stage runs in the
@@ -87,6 +98,17 @@ def main() -> None:
         libraries = {package: version(package) for package in LIBRARIES}
         artifacts.save_json(out / "data.json", {**json.loads(Path(args.summary).read_text()), "libraries": libraries})
         artifacts.save_json(args.metrics, summary.headline(accuracy, detection))
+
+
+def write_paired(args: Namespace, accuracy: pd.DataFrame, detection: pd.DataFrame, levels: list[float], out: Path,
+                 name: str) -> None:
+    """paired.csv, judged.csv and the alternatives figure, from every level's per-image correctness."""
+    correct = paired.read_correct(args.results, args.raw, levels, len(accuracy))
+    table = paired.paired_table(accuracy, correct)
+    train_samples = json.loads(Path(args.summary).read_text())["train_samples"]
+    artifacts.save_csv(out / "paired.csv", table)
+    artifacts.save_csv(out / "judged.csv", judged.estimates(accuracy, correct, detection, table, train_samples))
+    write_figure(draw_alternatives(table, name), out / "alternatives.png")
 
 
 if __name__ == "__main__":

@@ -5,10 +5,11 @@ the runs (issue 12; labelsweep.runs): the download stage's arrays (data/<dataset
 inject_noise folder (labels and flip masks, one row per run, -1 outside a run's subsample, and runs.csv); its
 find_issues arrays (one row per run), label_issues.csv and detection record ({"noise_level", "runs": [one record
 per run, with by_filter]}); and its train_eval table (one row per cell: the baseline, prune_relabel per share and
-the strategies, for every run). Noise, cells and scores come from the real functions (labelsweep.noise,
-labelsweep.cleaning); only cleanlab's flags and the accuracies are made up. Accuracies follow a smooth, seeded
-pattern (falling with noise; cleanlab's gain rising with noise and with the prune share) so the figures have
-something to show. tests/test_pipeline.py checks that this layout is the real stages'.
+the strategies, for every run) with its test-set predictions (right on as many test images as its accuracy says).
+Noise, cells and scores come from the real functions (labelsweep.noise, labelsweep.cleaning); only cleanlab's flags
+and the accuracies are made up. Accuracies follow a smooth, seeded pattern (falling with noise; cleanlab's gain
+rising with noise and with the prune share) so the figures have something to show. tests/test_pipeline.py checks
+that this layout is the real stages'.
 """
 
 from __future__ import annotations
@@ -60,6 +61,8 @@ def write_sweep(project: Path, dataset: str, levels: list[float], shares: list[f
     (raw / "train_ids.txt").write_text("".join(f"{i}\n" for i in ids))
     (raw / "classes.json").write_text(json.dumps(CLASSES))
     results = project / "data" / dataset
+    test_truth = np.random.default_rng([seed, 7]).integers(0, len(CLASSES), samples)  # its own stream: the rest
+    np.save(raw / "test_labels.npy", test_truth)  # of the made-up sweep stays as it was
     artifacts.save_json(results / "summary.json", {"train_samples": samples, "test_samples": samples,
                                                    "classes": CLASSES, "image_shape": [1, 12, 12], "dedup": None})
     confusable = (np.arange(len(CLASSES)) + 1) % len(CLASSES)  # i -> ii -> ... -> v -> i
@@ -128,6 +131,19 @@ def write_sweep(project: Path, dataset: str, levels: list[float], shares: list[f
                                "suggested_prob": suggested_prob}, extra=extra)
         artifacts.save_json(artifacts.detection_json(results, level), {"noise_level": level, "runs": records})
         artifacts.save_csv(artifacts.accuracy_csv(results, level), pd.DataFrame(accuracy))
+        artifacts.save_npy(artifacts.predictions_npy(results, level), _predictions(accuracy, test_truth, seed))
+
+
+def _predictions(accuracy: list[dict], truth: np.ndarray, seed: int) -> np.ndarray:
+    """train_eval's test-set predictions, one row per accuracy row: right on round(accuracy x images) test images,
+    the same images first for every cell of a regime and seed (so that their differences are paired per image)."""
+    predicted = np.empty((len(accuracy), len(truth)), dtype=np.int16)
+    for i, row in enumerate(accuracy):
+        order = np.random.default_rng([seed, row["seed"], len(row["regime"])]).permutation(len(truth))
+        right = np.zeros(len(truth), dtype=bool)
+        right[order[: round(row["test_accuracy"] * len(truth))]] = True
+        predicted[i] = np.where(right, truth, (truth + 1) % len(CLASSES))
+    return predicted
 
 
 def _accuracy(level: float, run: runs.Run, strategy: str, share: float, rng: np.random.Generator) -> float:

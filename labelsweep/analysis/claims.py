@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from labelsweep.analysis import paired_claims
+from labelsweep.analysis.claim import HIGHER, LOWER, NO_INTERVAL, NONE, Claim, condition_name
 from labelsweep.analysis.multiplicity import multiplicity
 from labelsweep.analysis.summary import (
     COMPARISONS,
@@ -31,7 +32,6 @@ from labelsweep.analysis.summary import (
     TITLES,
     ensure_intervals,
 )
-from labelsweep.analysis.text import mean_interval
 from labelsweep.noise import SYMMETRIC
 from labelsweep.strategies import (
     BASELINE,
@@ -51,7 +51,6 @@ if TYPE_CHECKING:
 
 MARKER = re.compile(r"(<!-- labelsweep\.claims: (?P<key>[\w/]+): begin -->\n)(?P<body>.*?)"
                     r"(<!-- labelsweep\.claims: (?P=key): end -->)", re.S)
-HIGHER, LOWER, NONE, NO_INTERVAL = "higher", "lower", "no difference detected", "no interval (one seed)"
 
 
 def _comparison(minuend: Cell, subtrahend: Cell) -> str:
@@ -68,34 +67,6 @@ TOPICS: dict[str, list[str]] = {
     "vs_true": [_comparison(Cell(TRUE_LABELS), PRUNE_ALL)],
     "confident": [_comparison(Cell(CONFIDENT_RELABEL), PRUNE_ALL)],
 }
-
-
-@dataclass(frozen=True)
-class Claim:
-    """One measured quantity in one condition: its mean over n seeds and 95 % interval [low, high]."""
-
-    subject: str
-    condition: str
-    mean: float
-    low: float
-    high: float
-    n: int
-
-    @property
-    def direction(self) -> str:
-        """:data:`HIGHER` or :data:`LOWER` where the interval lies above or below 0, else :data:`NONE` (or
-        :data:`NO_INTERVAL` without an interval): the only place a direction is decided."""
-        if np.isnan(self.low):
-            return NO_INTERVAL
-        return HIGHER if self.low > 0 else LOWER if self.high < 0 else NONE
-
-    def value(self, digits: int = 3, sign: str = "+") -> str:
-        """The mean and its interval, as the report's tables write them."""
-        return mean_interval(self.mean, self.low, self.high, digits, sign)
-
-
-def condition_name(row: pd.Series | dict) -> str:
-    return f"{100 * row['noise_level']:g} % {row['noise_kind'].replace('_', '-')}, {row['regime']}"
 
 
 def comparison_claims(differences: pd.DataFrame, name: str) -> list[Claim]:
@@ -279,12 +250,14 @@ def render_block(key: str, params: Params, plots: Path = Path("plots")) -> str:
         data = json.loads((folder / "data.json").read_text())
         lines = review_claims(pd.read_csv(path, dtype={"sample_id": str}) if path.is_file() else pd.DataFrame(),
                               data["train_samples"])
+    elif topic in paired_claims.TOPICS:  # from the per-image tables (paired.csv, judged.csv)
+        lines = paired_claims.render(topic, name, folder)
     elif topic == "test_error":
         data = json.loads((folder / "data.json").read_text())
         lines = sampling_error_claim(name, pd.read_csv(folder / "results.csv"), data)
     else:
         raise KeyError(f"unknown claims block {key!r}: <dataset>/<{'|'.join(TOPICS)}|filter_by|detection|test_error"
-                       "|original|memorisation|review> or multiplicity")
+                       f"|original|memorisation|review|{'|'.join(paired_claims.TOPICS)}> or multiplicity")
     return "\n".join(lines) + "\n"
 
 

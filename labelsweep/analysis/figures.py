@@ -14,8 +14,10 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from labelsweep import artifacts, runs  # noqa: E402
+from labelsweep.analysis import paired as paired_module  # noqa: E402
 from labelsweep.analysis import sweep  # noqa: E402
 from labelsweep.analysis.sweep import short_id  # noqa: E402
+from labelsweep.analysis.tables import with_panels  # noqa: E402
 from labelsweep.errors import DataError  # noqa: E402
 from labelsweep.strategies import CLEANLAB, Cell  # noqa: E402
 
@@ -96,10 +98,11 @@ def draw_gain(gains: pd.DataFrame, name: str) -> plt.Figure:
     return fig
 
 
-def draw_differences(table: pd.DataFrame, name: str) -> plt.Figure:
+def draw_differences(table: pd.DataFrame, name: str,
+                     title: str = "paired differences in test accuracy, within each seed") -> plt.Figure:
+    """Per panel, each comparison's mean and 95 % interval (a point per noise level), 0 marked."""
     if table.empty:
-        return empty_figure(f"{name}: paired differences in test accuracy",
-                            "no comparison: the grid has none of the cells they compare")
+        return empty_figure(f"{name}: {title}", "no comparison: the grid has none of the cells they compare")
     panels, comparisons = list(dict.fromkeys(table.panel)), list(dict.fromkeys(table.comparison))
     levels = sorted(table.noise_percent.unique())
     fig, axes = panel_grid(panels, height=0.45 * len(comparisons) + 1.2, width=4.0, sharey=True, sharex=True)
@@ -116,8 +119,20 @@ def draw_differences(table: pd.DataFrame, name: str) -> plt.Figure:
     axes[0, 0].set_yticks(range(len(comparisons)), comparisons, fontsize=8)
     axes[0, 0].invert_yaxis()
     fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncol=len(levels), fontsize=8)
-    fig.suptitle(f"{name}: paired differences in test accuracy, within each seed")
+    fig.suptitle(f"{name}: {title}")
     return fig
+
+
+def draw_alternatives(paired: pd.DataFrame, name: str) -> plt.Figure:
+    """Clean, train robustly, or both (issue 28): cleanlab's prune-all and every robust-training alternative minus
+    the baseline, side by side per panel and noise level, with the per-image 95 % intervals of paired.csv (seed
+    spread and test-set error)."""
+    options = [paired_module.VERSUS_BASELINE.format(o) for o in
+               [paired_module.PRUNE_ALL_NAME, *(cell.header for cell in paired_module.alternatives())]]
+    table = paired[paired.comparison.isin(options)]
+    table = table.assign(order=table.comparison.map(options.index)).sort_values("order", kind="stable")
+    return draw_differences(with_panels(table) if len(table) else table, name,
+                            "clean, train robustly, or both? Accuracy minus the baseline's (seeds and test images)")
 
 
 def draw_counts(bars: pd.DataFrame, name: str) -> plt.Figure:

@@ -82,6 +82,17 @@ def holm(p: np.ndarray, alpha: float = 1 - CONFIDENCE) -> np.ndarray:
     return rejected
 
 
+def holm_adjusted(p: np.ndarray) -> np.ndarray:
+    """Holm's adjusted p-values (step-down, kept monotone, at most 1): a comparison is rejected at familywise error
+    alpha exactly where its adjusted p-value is at most alpha (:func:`holm`), so a verdict can say by how much."""
+    p = np.asarray(p, dtype=float)
+    order = np.argsort(p)
+    stepped = np.minimum(np.maximum.accumulate((len(p) - np.arange(len(p))) * p[order]), 1.0)
+    adjusted = np.empty(len(p))
+    adjusted[order] = stepped
+    return adjusted
+
+
 def power(n_seeds: int, difference: float, sd: float, confidence: float = CONFIDENCE, image_se: float = 0.0
           ) -> float:
     """The chance that the interval over `n_seeds` seeds excludes 0 when the true paired difference is

@@ -23,15 +23,19 @@ from labelsweep.strategies import BASELINE, PRUNE_RELABEL, Cell
 
 
 def _means(accuracy: pd.DataFrame) -> pd.DataFrame:
-    """Mean test accuracy per (noise level, kind, regime, cell) over the sweep's seeds, with a panel column."""
-    means = accuracy.groupby([*summary.CONDITION, "cell"], sort=False).test_accuracy.mean().reset_index()
+    """Mean test accuracy per (noise level, kind, regime, cell) over the sweep's seeds, with its 95 % t-interval
+    (NaN with one seed) and a panel column."""
+    by = [*summary.CONDITION, "cell"]
+    means = summary.spread(accuracy.set_index(by).test_accuracy, by).reset_index().rename(
+        columns={"mean": "test_accuracy"})
     return means.assign(noise_percent=percent(means.noise_level), panel=panels(means))
 
 
 def accuracy_lines(accuracy: pd.DataFrame, dataset: str) -> pd.DataFrame:
     """Accuracy vs noise of the baseline, prune-all and relabel-all, plus the original study's points."""
     means = _means(accuracy[accuracy.cell.isin(LINES)])
-    table = means.assign(series=means.cell.map(LINES))[["noise_percent", "panel", "series", "test_accuracy"]]
+    table = means.assign(series=means.cell.map(LINES))[["noise_percent", "panel", "series", "test_accuracy",
+                                                         "ci_low", "ci_high"]]
     published = [{"noise_percent": percent(level), "panel": name,
                   "series": f"{PUBLISHED}{LINES[cell.key].split(' (')[0]}", "test_accuracy": value}
                  for name in table.panel.unique() if name.startswith(SYMMETRIC)
@@ -78,16 +82,20 @@ def draw_accuracy(lines: pd.DataFrame, name: str) -> plt.Figure:
             published = series.startswith(PUBLISHED)
             cell = series.removeprefix(PUBLISHED)
             colour = next((c for s, c in colours.items() if s.startswith(cell)), "grey")
-            ax.plot(line.noise_percent, line.test_accuracy, marker="s" if published else "o", ms=7 if published else 3,
-                    ls="none" if published else "-", color=colour, label=series, mfc="none" if published else None)
+            bars = np.nan_to_num(np.vstack([line.test_accuracy - line.ci_low, line.ci_high - line.test_accuracy])
+                                 .astype(float), nan=0.0)  # the 95 % interval over the seeds; none with one seed
+            ax.errorbar(line.noise_percent, line.test_accuracy, yerr=None if published else bars,
+                        marker="s" if published else "o", ms=7 if published else 3, capsize=2,
+                        ls="none" if published else "-", color=colour, label=series, mfc="none" if published else None)
         ax.set_title(name_of_panel, fontsize=10)
         ax.set_xlabel("injected label noise (% of training labels wrong)", fontsize=9)
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("test accuracy")
     fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=3, fontsize=8)
     published = lines.series.str.startswith(PUBLISHED).any()
-    squares = " (squares: the original study's numbers)" if published else ""
-    fig.suptitle(f"{name}, the seed's sweep: test accuracy vs injected noise{squares}")
+    squares = "squares: the original study's numbers; " if published else ""
+    fig.suptitle(f"{name}, the seed's sweep: test accuracy vs injected noise ({squares}bars: 95 % intervals over "
+                 "the seeds)")
     return fig
 
 
