@@ -10,7 +10,7 @@ LOCK := requirements.lock
 FASHION_MNIST := /usr/share/datasets/fashion-mnist
 SYSTEM_PYTHON := $(shell command -v python3)
 
-.PHONY: setup data browser repro test test-fast lint bench
+.PHONY: setup data browser repro test test-fast lint bench should-i-clean
 # setup also (re)writes, idempotently, the .pth that loads dvc_scalar_grid.py in DVC's processes so that
 # `dvc exp run -S noise=0.3` works, after checking that the installed DVC is one the bridge fits: see that module.
 setup: $(BIN)/.installed
@@ -66,6 +66,11 @@ test: setup data browser lint
 # browser: the plots-page check is slow anyway.
 test-fast: setup data lint
 	pytest -q -m "not slow"
+
+# Should I clean my labels? The 0 % analysis on a class-per-folder image set: `make should-i-clean IMAGES=/abs/folder`
+# (SEEDS=10 by default); prints the verdict with its interval and where the ranked review is.
+should-i-clean: setup
+	python -m labelsweep.tooling.should_clean "$(IMAGES)" $(if $(SEEDS),--seeds $(SEEDS))
 
 bench: setup data
 	python bench/precision.py run && python bench/models.py run && python bench/models.py search && python bench/run.py study && python bench/run.py short \

@@ -63,19 +63,28 @@ def label_errors(original: np.ndarray, given: np.ndarray, flagged: np.ndarray, s
     }
 
 
-def review(given: np.ndarray, pred_probs: np.ndarray, filter_by: str) -> dict[str, np.ndarray]:
+def review(given: np.ndarray, pred_probs: np.ndarray, filter_by: str, members: np.ndarray | None = None
+           ) -> dict[str, np.ndarray]:
     """cleanlab's review of a dataset's own labels (no injected noise) from several runs' out-of-sample
-    probabilities (runs x N x K), averaged first: an ensemble ranks labels more reliably than one run.
+    probabilities (runs x N x K), averaged first: an ensemble ranks labels more reliably than one run. A sample is
+    averaged over the runs whose training set holds it (`members`, runs x N; None: every run holds every sample),
+    so runs on a subsample add to the samples they saw; every sample must be in one run at least.
 
     Returns per sample: ``label_quality`` (cleanlab's self-confidence score of the given label on the
-    averaged probabilities: low = suspicious), ``flagged`` (`find_label_issues` with `filter_by`), and the
-    ``suggested`` label (the averaged probabilities' argmax) with its probability ``suggested_prob``.
+    averaged probabilities: low = suspicious), ``flagged`` (`find_label_issues` with `filter_by`), the
+    ``suggested`` label (the averaged probabilities' argmax) with its probability ``suggested_prob``, and
+    ``runs_averaged``, how many runs' probabilities it averages.
     """
     from cleanlab.filter import find_label_issues
     from cleanlab.rank import get_label_quality_scores
 
-    mean = np.asarray(pred_probs, dtype=np.float64).mean(axis=0)
+    probs = np.asarray(pred_probs, dtype=np.float64)
+    members = np.ones(probs.shape[:2], dtype=bool) if members is None else np.asarray(members, dtype=bool)
+    counts = members.sum(axis=0)
+    if not counts.all():
+        raise ValueError(f"{int((counts == 0).sum())} samples are in no run: nothing to average for them")
+    mean = np.where(members[..., None], probs, 0.0).sum(axis=0) / counts[:, None]
     mean /= mean.sum(axis=1, keepdims=True)  # float32 rounding: rows summing to exactly 1, as cleanlab checks
     return {"label_quality": get_label_quality_scores(given, mean),
             "flagged": find_label_issues(labels=given, pred_probs=mean, filter_by=filter_by, n_jobs=1),
-            "suggested": mean.argmax(axis=1), "suggested_prob": mean.max(axis=1)}
+            "suggested": mean.argmax(axis=1), "suggested_prob": mean.max(axis=1), "runs_averaged": counts}

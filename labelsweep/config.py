@@ -175,12 +175,23 @@ class Dataset(checks.Section):
         return Train.model_validate({**self.train.model_dump(), **regime.model_extra}), regime.train_size
 
 
+REGIME_SEEDS = "null, or a mapping from regime names to their own seeds"
+
+
 class RunGrid(checks.Section):
-    """The runs of a level: noise kinds x regimes x seeds, each a list (a single value is a list of one)."""
+    """The runs of a level: noise kinds x regimes x seeds, each a list (a single value is a list of one).
+    `regime_seeds` gives a regime its own seeds instead of `seeds` (a regime whose verdicts need intervals gets
+    more seeds than one that is only drawn beside it); an entry for a regime not in `regimes` is not run (so that
+    `-S runs.regimes=[default]` needs no other change), but must name a regime the datasets know."""
 
     noise_kinds: checks.NoiseKinds = None
     regimes: checks.RegimeNames = None
     seeds: checks.Seeds = None
+    regime_seeds: Annotated[dict[StrictStr, checks.Seeds], checks.allowing(REGIME_SEEDS)] | None = None
+
+    def seeds_of(self, regime: str) -> list[int]:
+        """The seeds `regime` runs with: its own under `regime_seeds`, else `seeds`."""
+        return (self.regime_seeds or {}).get(regime, self.seeds)
 
 
 STUDY = "null, or a mapping with noise, noise_kinds, regimes, seeds and thresholds"
@@ -193,14 +204,28 @@ class Study(RunGrid):
     thresholds: checks.ThresholdGrid = None
 
 
+REAL_ERRORS = "null, or a mapping with datasets, noise_kinds, regimes, seeds, thresholds and strategies"
+
+
+class RealErrors(RunGrid):
+    """The dataset's own labels (issue 29): more runs at 0 % injected noise, for the datasets listed (those also in
+    `datasets`), each with the baseline, its own threshold grid and strategies. At 0 % it takes the study's place
+    for those datasets."""
+
+    datasets: Annotated[list[StrictStr], checks.allowing("a list of dataset names")] = None
+    thresholds: checks.ThresholdGrid = None
+    strategies: checks.Strategies = None
+
+
 def _check_against(grid: RunGrid, sections: dict[str, Dataset], prefix: str) -> None:
     """Every regime of `grid` is `default` or named under every dataset's `regimes` (null there: that dataset
     does not run it); class_conditional noise needs every dataset's confusable classes."""
-    for regime in grid.regimes:
-        for name, section in sections.items():
-            if regime != DEFAULT_REGIME and regime not in (section.regimes or {}):
-                raise not_allowed(f"{prefix}.regimes", regime, f"default, or a regime named under {name}.regimes "
-                                  f"({', '.join(section.regimes or {}) or 'none'})")
+    for key, regimes in (("regimes", grid.regimes), ("regime_seeds", grid.regime_seeds or {})):
+        for regime in regimes:
+            for name, section in sections.items():
+                if regime != DEFAULT_REGIME and regime not in (section.regimes or {}):
+                    raise not_allowed(f"{prefix}.{key}", regime, f"default, or a regime named under {name}.regimes "
+                                      f"({', '.join(section.regimes or {}) or 'none'})")
     for kind in uses_confusable(grid.noise_kinds)[:1]:
         for name, section in sections.items():
             if not section.confusable:
@@ -228,6 +253,7 @@ class Params(BaseModel):
     sections: dict[str, Dataset] = {}
     runs: RunGrid = None
     study: Annotated[Study, checks.allowing(STUDY)] | None = None
+    real_errors: Annotated[RealErrors, checks.allowing(REAL_ERRORS)] | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -242,7 +268,15 @@ class Params(BaseModel):
         _check_against(self.runs, self.sections, "runs")
         if self.study is not None:
             _check_against(self.study, self.sections, "study")
+        if self.real_errors is not None:
+            _check_against(self.real_errors, {name: section for name, section in self.sections.items()
+                                              if name in self.real_errors.datasets}, "real_errors")
         return self
+
+    def real_errors_at(self, noise_level: float, dataset: str) -> RealErrors | None:
+        """The grid of the dataset's own labels where `dataset` runs it at `noise_level` (0 % only), else None."""
+        grid = self.real_errors
+        return grid if grid is not None and noise_level == 0 and dataset in grid.datasets else None
 
     def dataset(self, name: str) -> Dataset:
         """The section of dataset `name`; one of `datasets`, else refused."""

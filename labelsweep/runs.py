@@ -3,7 +3,8 @@
 A level holds two grids of runs (params.yaml): the seed's sweep (``runs``: at every level, each run
 with the baseline and the threshold grid) and the study (``study``: at its own levels, each run with
 the baseline, the study's thresholds and the strategies and controls). A run in both (same kind,
-regime and seed) is one run with the cells of both.
+regime and seed) is one run with the cells of both. At 0 % injected noise, the datasets of ``real_errors`` (the
+dataset's own labels, issue 29) run that grid's runs in the study's place, with its thresholds and strategies.
 
 A level's stages handle all of its runs in one process (dvc.yaml never goes finer than a dataset and
 a noise level). A run's seed draws its noise, its folds, its models' initial weights and batch order,
@@ -18,7 +19,7 @@ skips like a pruned sample. ``runs.csv``, written by inject_noise, gives the row
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -38,25 +39,38 @@ class Run:
     study: bool = False  # the run is one of the study's (params.yaml `study`, at its levels)
 
 
-def plan(noise_kinds: list[str], regimes: list[str], seeds: list[int], section: Dataset) -> list[Run]:
-    """The runs of one dataset's level, in a fixed order: the regimes the dataset does not run are left out."""
+def plan(noise_kinds: list[str], regimes: list[str], seeds: list[int] | Callable[[str], list[int]],
+         section: Dataset) -> list[Run]:
+    """The runs of one dataset's level, in a fixed order: the regimes the dataset does not run are left out.
+    `seeds`: one list for every regime, or a regime's own (:meth:`labelsweep.config.RunGrid.seeds_of`)."""
+    seeds_of = seeds if callable(seeds) else lambda regime: seeds
     return [Run(kind, regime, seed) for regime in regimes if section.runs(regime)
-            for kind in noise_kinds for seed in seeds]
+            for kind in noise_kinds for seed in seeds_of(regime)]
 
 
-def level_plan(noise_level: float, params: Params, section: Dataset) -> list[Run]:
-    """Every run of one level: the sweep's runs, then the study's where `noise_level` is one of its levels; a run in
-    both grids appears once, with both flags."""
-    sweep = plan(params.runs.noise_kinds, params.runs.regimes, params.runs.seeds, section)
-    study = params.study
-    if not study or noise_level not in study.noise:
+def level_plan(noise_level: float, params: Params, section: Dataset, dataset: str | None = None) -> list[Run]:
+    """Every run of one level: the sweep's runs, then the study's where `noise_level` is one of its levels -- or,
+    for a dataset of `real_errors` at 0 %, that grid's runs in the study's place; a run in both grids appears once,
+    with both flags."""
+    sweep = plan(params.runs.noise_kinds, params.runs.regimes, params.runs.seeds_of, section)
+    study = params.real_errors_at(noise_level, dataset) or params.study
+    if not study or (study is params.study and noise_level not in study.noise):
         return sweep
     extra = [Run(r.noise_kind, r.regime, r.seed, sweep=False, study=True)
-             for r in plan(study.noise_kinds, study.regimes, study.seeds, section)]
+             for r in plan(study.noise_kinds, study.regimes, study.seeds_of, section)]
     both = {(r.noise_kind, r.regime, r.seed) for r in extra}
     merged = [Run(r.noise_kind, r.regime, r.seed, True, (r.noise_kind, r.regime, r.seed) in both) for r in sweep]
     known = {(r.noise_kind, r.regime, r.seed) for r in sweep}
     return merged + [r for r in extra if (r.noise_kind, r.regime, r.seed) not in known]
+
+
+def study_cells(noise_level: float, params: Params, dataset: str) -> tuple[list[float], list[str]]:
+    """The thresholds and strategies of a level's study runs: `real_errors`' for its datasets at 0 %, else the
+    study's (none without a study)."""
+    grid = params.real_errors_at(noise_level, dataset)
+    if grid is not None:
+        return grid.thresholds, grid.strategies
+    return (params.study.thresholds, params.strategies) if params.study else ([], [])
 
 
 def table_csv(runs: list[Run]) -> str:

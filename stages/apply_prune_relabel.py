@@ -5,7 +5,8 @@ for a run of the seed's sweep, `study.thresholds` for one of the study): of the 
 flagged, the share t with the lowest label quality is pruned and the rest are relabelled to their
 suggested label (t=1: prune all; t=0: relabel all). Beside that grid, the baseline (the noisy labels
 as they are) and, for a study run, the strategies and controls of params.yaml `strategies`
-(labelsweep.strategies) on the study's thresholds. Writes a folder: `labels.npy` (one
+(labelsweep.strategies) on the study's thresholds -- at 0 %, for a dataset of `real_errors`, that grid's
+thresholds and strategies (labelsweep.runs.study_cells). Writes a folder: `labels.npy` (one
 row per cell, one label per training sample, -1 for a pruned sample or one outside the run) and
 `cells.csv` (the row order: run, strategy, prune share, and whether the cell is one of the sweep's
 and of the study's).
@@ -23,9 +24,9 @@ from labelsweep.strategies import BASELINE, PRUNE_RELABEL, Evidence, training_ce
 
 
 def main() -> None:
-    args, params = stage.arguments(__doc__, "noise-level", "raw", "noisy", "issues", "out")
+    args, params = stage.arguments(__doc__, "dataset", "noise-level", "raw", "noisy", "issues", "out")
     noise_level, sweep_thresholds = args.noise_level, params.thresholds
-    study_thresholds = params.study.thresholds if params.study else []
+    study_thresholds, chosen = runs.study_cells(noise_level, params, args.dataset)
 
     labels, flipped = artifacts.load_arrays(args.noisy, "labels", "flipped")
     plan = runs.load(args.noisy)
@@ -44,7 +45,7 @@ def main() -> None:
                                 quality[r, members], suggested[r, members], suggested_prob[r, members],
                                 params.confident_relabel_min, rng)
             for key, cell in training_cells(evidence, sorted(in_sweep | in_study),
-                                            params.strategies if run.study else []):
+                                            chosen if run.study else []):
                 # A threshold cell belongs to the grids whose thresholds hold its share; the others to the study.
                 sweep = run.sweep and (key.strategy == BASELINE
                                        or (key.strategy == PRUNE_RELABEL and key.share in in_sweep))

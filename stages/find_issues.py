@@ -10,8 +10,8 @@ runs that share a regime and a seed train together) or from the cross-validated 
 training sample, for reviewing labels by hand), and the detection metrics of every run against its
 injected flips as JSON -- for the configured `filter_by` and, for comparison, for every other one.
 At 0 % injected noise the given labels are the dataset's own, and `review.csv` ranks them: cleanlab on
-the probabilities of the level's full-training-set runs averaged (labelsweep.cleaning.review), one row
-per training sample, most suspicious first, with the suggested label and its probability.
+the probabilities of all the level's runs averaged, the seeds as an ensemble (labelsweep.cleaning.review), one row
+per training sample, most suspicious first, with the suggested label, its probability and how many runs it averaged.
 """
 
 from pathlib import Path
@@ -119,7 +119,7 @@ def main() -> None:
     csv, records = per_run(plan, labels, flipped, flagged, quality, suggested, flags, original, sample_ids,
                            noise_level)
     extra = {"label_issues.csv": csv}
-    if noise_level == 0 and (labels != NO_LABEL).all(axis=1).any():  # a run that trains on every sample
+    if noise_level == 0:  # the given labels are the dataset's own
         extra["review.csv"] = own_labels_review(labels, pred_probs, plan, original, sample_ids,
                                                 artifacts.load_classes(raw), filter_by)
     artifacts.save_arrays(args.out, {"flagged": flagged, "quality": quality, "suggested": suggested,
@@ -129,16 +129,22 @@ def main() -> None:
 
 def own_labels_review(labels: np.ndarray, pred_probs: np.ndarray, plan: list[runs.Run], original: np.ndarray,
                       sample_ids: np.ndarray, classes: list[str], filter_by: str) -> str:
-    """review.csv's text: the dataset's own labels ranked by cleanlab on the runs that trained on every sample."""
-    full = [r for r in range(len(plan)) if (labels[r] != NO_LABEL).all()]
-    found = review(original, pred_probs[full], filter_by)
+    """review.csv's text: the dataset's own labels ranked by cleanlab on the probabilities of every run of the level
+    averaged (the seeds and regimes as an ensemble; a sample over the runs that trained on it), one run per regime
+    and seed: at 0 % its noise kinds flip nothing, so they train the same models. A sample no run holds is left
+    out."""
+    rows = [group[0] for _, _, group in runs.groups(plan)]
+    members = labels[rows] != NO_LABEL
+    held = members.any(axis=0)
+    found = review(original[held], pred_probs[rows][:, held], filter_by, members[:, held])
     names = np.array(classes)
-    table = pd.DataFrame({"sample_id": sample_ids, "given_label": names[original],
+    table = pd.DataFrame({"sample_id": sample_ids[held], "given_label": names[original[held]],
                           "label_quality": found["label_quality"], "flagged": found["flagged"].astype(int),
                           "suggested_label": names[found["suggested"]], "suggested_prob": found["suggested_prob"],
-                          "runs_averaged": len(full)})
+                          "runs_averaged": found["runs_averaged"]})
     table = table.sort_values(["label_quality", "sample_id"], kind="stable")
-    print(f"own labels: {int(found['flagged'].sum())} of {len(table)} flagged (ensemble of {len(full)} runs)")
+    print(f"own labels: {int(found['flagged'].sum())} of {len(table)} flagged (ensemble of {len(rows)} runs, "
+          f"{int(found['runs_averaged'].min())}-{int(found['runs_averaged'].max())} per sample)")
     return table.to_csv(index=False, float_format="%.6f", lineterminator="\n")
 
 

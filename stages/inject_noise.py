@@ -1,7 +1,8 @@
 """Stage inject_noise: the noisy training labels of every run of one noise level.
 
 A run is a noise kind x regime x seed (labelsweep.runs): the seed's sweep (params.yaml `runs`) at
-every level, and the study's runs (`study`) at its levels. Its training set is the whole training set,
+every level, and the study's runs (`study`) at its levels (at 0 %, `real_errors`' for its datasets). Its
+training set is the whole training set,
 or a regime's stratified `train_size` subsample drawn with the run's seed; in it exactly
 round(noise_level * n) labels are flipped (labelsweep.noise), each to another class -- but for the
 `matrix` kind, whose flips are drawn per class from a generated noise matrix (params.yaml noise_matrix).
@@ -27,8 +28,10 @@ from labelsweep.sampling import stratified_indices
 def main() -> None:
     args, params = stage.arguments(__doc__, "dataset", "noise-level", "raw", "out")
     section, noise_level = params.dataset(args.dataset), args.noise_level
-    plan = runs.level_plan(noise_level, params, section)
-    wanted = set(params.runs.regimes) | set(params.study.regimes if params.study else [])
+    plan = runs.level_plan(noise_level, params, section, args.dataset)
+    own = params.real_errors_at(noise_level, args.dataset)
+    wanted = set(params.runs.regimes) | set(params.study.regimes if params.study else []) | set(
+        own.regimes if own else [])
     skipped = sorted(wanted - {run.regime for run in plan})
     if not plan:
         raise not_allowed("runs.regimes", params.runs.regimes, f"it leaves {args.dataset} no run: "

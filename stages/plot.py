@@ -68,8 +68,9 @@ def main() -> None:
     accuracy, detection = every_accuracy, every_detection
     # The study's figures draw the study's runs; a grid without a study level (`-S noise=0.3`) the sweep's.
     study_levels = sorted(set(levels) & set(params.study.noise if params.study else []))
-    if study_levels:
-        accuracy, detection = accuracy[accuracy.study], detection[detection.study]
+    if study_levels:  # (a study run at another level is one of real_errors', at 0 %: not the study's figures)
+        accuracy = accuracy[accuracy.study & accuracy.noise_level.isin(study_levels)]
+        detection = detection[detection.study & detection.noise_level.isin(study_levels)]
     with stage.work():
         detected, results = summary.detection_summary(detection), summary.cells(accuracy)
         lines, gains, bars = accuracy_lines(results), gain_by_share(accuracy), flagged_vs_injected(detected)

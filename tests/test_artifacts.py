@@ -10,6 +10,7 @@ import pytest
 
 from labelsweep import artifacts, runs
 from labelsweep.config import Dataset, parse
+from labelsweep.errors import ConfigError
 
 
 class Boom(RuntimeError):
@@ -168,3 +169,29 @@ def test_a_level_holds_the_sweeps_runs_and_at_a_study_level_the_studys_once_each
         runs.Run("class_conditional", "default", 0, sweep=False, study=True),
         runs.Run("class_conditional", "default", 1, sweep=False, study=True)]
     assert runs.level_plan(0.2, parse({**settings, "study": None}), section) == runs.level_plan(0.1, params, section)
+
+
+def test_a_regime_runs_its_own_seeds_and_real_errors_takes_the_studys_place_at_zero(params):
+    """`regime_seeds` gives one regime its own seeds (the others keep `seeds`); at 0 % a dataset of `real_errors`
+    runs that grid's runs in the study's place, with its thresholds and strategies; another dataset, or another
+    level, keeps the study's."""
+    section = dataset_section(params, {"memorise": {"epochs": 60}})
+    settings = {**params, "datasets": ["fashion_mnist"],
+                "runs": {"noise_kinds": ["symmetric"], "regimes": ["default", "memorise"], "seeds": [0],
+                         "regime_seeds": {"memorise": [0, 1]}},
+                "study": {"noise": [0.0], "noise_kinds": ["symmetric"], "regimes": ["default"], "seeds": [0, 1, 2],
+                          "thresholds": [0.5]},
+                "real_errors": {"datasets": ["fashion_mnist"], "noise_kinds": ["symmetric"], "regimes": ["default"],
+                                "seeds": [0, 3], "thresholds": [0.0, 1.0], "strategies": ["random_removal"]}}
+    loaded = parse(settings)
+    sweep = [("symmetric", "default", 0), ("symmetric", "memorise", 0), ("symmetric", "memorise", 1)]
+    assert [(r.noise_kind, r.regime, r.seed) for r in runs.level_plan(0.1, loaded, section, "fashion_mnist")] == sweep
+    at_zero = runs.level_plan(0.0, loaded, section, "fashion_mnist")
+    assert [(r.regime, r.seed, r.sweep, r.study) for r in at_zero] == [
+        ("default", 0, True, True), ("memorise", 0, True, False), ("memorise", 1, True, False),
+        ("default", 3, False, True)]
+    assert runs.study_cells(0.0, loaded, "fashion_mnist") == ([0.0, 1.0], ["random_removal"])
+    assert runs.study_cells(0.0, loaded, "roman") == ([0.5], loaded.strategies)
+    assert len(runs.level_plan(0.0, loaded, section, "roman")) == 5  # the sweep's 3, then the study's seeds 1 and 2
+    with pytest.raises(ConfigError, match="runs.regime_seeds = 'huge' is not allowed: default, or a regime named"):
+        parse({**settings, "runs": {**settings["runs"], "regime_seeds": {"huge": [0]}}})

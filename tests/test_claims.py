@@ -194,6 +194,8 @@ def test_the_review_counts_the_flagged_own_labels_and_names_the_most_suspicious(
     assert lines[1:] == ["- #1 `train/i/a.png`: given i, suggested ii (probability 0.91)",
                          "- #2 `val/v/b.png`: given v, suggested iv (probability 0.60)"]
     assert "one run" in claims.review_claims(table.assign(runs_averaged=1), 2831)[0]
+    varied = claims.review_claims(table.assign(runs_averaged=[4, 1, 4]), 2831)[0]
+    assert "of 4 runs averaged (1-4 per sample" in varied
     assert claims.review_claims(pd.DataFrame(), 2831)[0].startswith("(No review")
 
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from labelsweep.checks import STRATEGIES
-from labelsweep.cleaning import detection_metrics
+from labelsweep.cleaning import detection_metrics, review
 from labelsweep.labels import NO_LABEL
 from labelsweep.noise import noise_rng
 from labelsweep.strategies import cleaned_labels, kept_labels, split_flagged
@@ -197,7 +197,8 @@ def stage_folder(tmp_path, params, thresholds, strategies=()) -> None:
 
 
 def apply(workdir):
-    return run_stage("apply_prune_relabel", workdir, "--noise-level", "0.2", "--raw", "raw", "--noisy", "noisy",
+    return run_stage("apply_prune_relabel", workdir, "--dataset", "fashion_mnist", "--noise-level", "0.2", "--raw",
+                     "raw", "--noisy", "noisy",
                      "--issues", "issues", "--out", "cleaned")
 
 
@@ -264,3 +265,18 @@ def test_the_stage_writes_every_strategy_of_every_run(tmp_path, params):
             assert labels[row, members].tolist() == cell.tolist()
     assert labels[np.flatnonzero((table.run == 0) & (table.strategy == "perfect_detection"))[0]].tolist() == \
         cells()[("perfect_detection", None)]
+
+
+def test_the_review_averages_each_sample_over_the_runs_that_hold_it():
+    """Three runs, the third on a subsample without sample 1: sample 0 is the mean of three runs' probabilities,
+    sample 1 of the first two (a run that never saw it does not dilute it); a sample in no run is refused."""
+    probs = np.array([[[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]],
+                      [[0.7, 0.3], [0.4, 0.6], [0.6, 0.4]],
+                      [[0.2, 0.8], [np.nan, np.nan], [0.3, 0.7]]])
+    members = np.array([[True, True, True], [True, True, True], [True, False, True]])
+    found = review(np.array([0, 1, 0]), probs, "prune_by_noise_rate", members)
+    assert found["runs_averaged"].tolist() == [3, 2, 3]
+    assert found["suggested"].tolist() == [0, 1, 0]
+    assert found["suggested_prob"] == pytest.approx([0.6, 0.7, 0.5])
+    with pytest.raises(ValueError, match="1 samples are in no run"):
+        review(np.array([0, 1, 0]), probs, "prune_by_noise_rate", members & np.array([True, False, True]))

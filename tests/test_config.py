@@ -150,7 +150,7 @@ def test_a_scalar_run_grid_is_a_one_element_list(tmp_path, params, runs, as_list
     """`runs.seeds: 3` (what `dvc exp run -S runs.seeds=3` writes) loads as [3], like every runs grid; lists keep
     their order."""
     params["runs"] = runs
-    assert load_params(path=write(tmp_path, params)).runs.model_dump() == as_lists
+    assert load_params(path=write(tmp_path, params)).runs.model_dump(exclude_none=True) == as_lists
 
 
 @pytest.mark.parametrize("strategies, loaded", [(None, []), ([], []), ("true_labels", ["true_labels"]),
@@ -169,7 +169,7 @@ def test_the_runs_are_checked_against_the_datasets_run(params):
     params["datasets"] = ["fashion_mnist"]
     params["custom"]["data"]["path"] = "images"  # the custom dataset's own settings are valid
     params["runs"] = {"noise_kinds": ["symmetric"], "regimes": ["default", "memorise"], "seeds": [0, 4]}
-    assert parse(params).runs.model_dump() == params["runs"]
+    assert parse(params).runs.model_dump(exclude_none=True) == params["runs"]
     for runs, named in [({"noise_kinds": ["symmetric"], "regimes": ["tiny"], "seeds": [0]}, "runs.regimes"),
                         ({"noise_kinds": ["class_conditional"], "regimes": ["default"], "seeds": [0]},
                          "custom.confusable")]:
@@ -185,7 +185,8 @@ STAGES = {  # every stage but plot, with all its required arguments
     "crossval_probs": ["--dataset", "fashion_mnist", "--raw", "raw", "--noisy", "noisy", "--out", "out"],
     "find_issues": ["--dataset", "fashion_mnist", "--noise-level", "0.2", "--raw", "raw", "--noisy", "noisy",
                     "--pred-probs", "probs", "--out", "out", "--detection", "out.json"],
-    "apply_prune_relabel": ["--noise-level", "0.2", "--raw", "raw", "--noisy", "noisy", "--issues", "issues",
+    "apply_prune_relabel": ["--dataset", "fashion_mnist", "--noise-level", "0.2", "--raw", "raw", "--noisy", "noisy",
+                            "--issues", "issues",
                             "--out", "out"],
     "train_eval": ["--dataset", "fashion_mnist", "--noise-level", "0.2", "--raw", "raw", "--noisy", "noisy",
                    "--cleaned", "cleaned", "--predictions", "out.npy", "--accuracy", "out.csv"],
@@ -260,9 +261,10 @@ def test_the_messages_read_as_before(tmp_path, params, key, value, message):
     ("fashion_mnist.train.dropout", 0.5, "fashion_mnist.train.dropout = 0.5 is not allowed: a key of this section: "
                                          "model, width, epochs, batch_size, lr, device, precision, augment"),
     ("cleanlab.fold", 5, "cleanlab.fold = 5 is not allowed: a key of this section: folds, filter_by, relabel_with"),
-    ("runs.seed", [0], "runs.seed = [0] is not allowed: a key of this section: noise_kinds, regimes, seeds"),
+    ("runs.seed", [0], "runs.seed = [0] is not allowed: a key of this section: noise_kinds, regimes, seeds, "
+                       "regime_seeds"),
     ("study.strategies", [], "study.strategies = [] is not allowed: a key of this section: noise_kinds, regimes, "
-                             "seeds, noise, thresholds"),
+                             "seeds, regime_seeds, noise, thresholds"),
     ("roman.data.paht", "x", "roman.data.paht = 'x' is not allowed: a key of this section: source, "
                              "train_subsample, test_subsample, path, train_dirs, test_dir, test_share, image_size, "
                              "url, manifest"),
@@ -315,7 +317,8 @@ def test_the_typed_settings_hold_the_file(tmp_path, params):
     loaded = load_params(path=write(tmp_path, params))
     assert isinstance(loaded, Params)
     assert loaded.noise == params["noise"] and loaded.thresholds == params["thresholds"]
-    assert loaded.runs.model_dump() == params["runs"] and loaded.study.model_dump() == params["study"]
+    assert loaded.runs.model_dump(exclude_none=True) == params["runs"]
+    assert loaded.study.model_dump(exclude_none=True) == params["study"]
     assert loaded.dataset("roman").train.augment.degrees == params["roman"]["train"]["augment"]["degrees"]
     assert loaded.dataset("fashion_mnist").regimes["memorise"].train_size == 5000
     assert loaded.dataset("fashion_mnist").train.model_dump() == {**params["fashion_mnist"]["train"], "augment": None}
@@ -328,7 +331,7 @@ def test_a_regime_is_its_dataset_train_with_its_overrides_named_under_the_regime
     override is named under the regime."""
     from labelsweep.config import parse
 
-    params["roman"]["regimes"] = {"memorise": None, "big": {"model": "mlp", "train_size": 100}}
+    params["roman"]["regimes"] = {"memorise": None, "overfit_15k": None, "big": {"model": "mlp", "train_size": 100}}
     roman = parse(params).dataset("roman")
     big, train_size = roman.regime("big")
     assert big.model == "mlp" and big.epochs == params["roman"]["train"]["epochs"] and train_size == 100

@@ -76,7 +76,8 @@ def test_a_level_where_cleanlab_flags_nothing(workdir):
     table = pd.read_csv(workdir / "issues/label_issues.csv")
     assert (table.flagged == 0).all() and np.array_equal(table.suggested_label, LABELS)
 
-    r = run_stage("apply_prune_relabel", workdir, "--noise-level", "0.0", "--raw", "raw", "--noisy", "noisy",
+    r = run_stage("apply_prune_relabel", workdir, "--dataset", "fashion_mnist", "--noise-level", "0.0", "--raw", "raw",
+                  "--noisy", "noisy",
                   "--issues", "issues", "--out", "cleaned")
     assert r.returncode == 0, r.stderr
     cells = pd.read_csv(workdir / "cleaned/cells.csv")

@@ -211,9 +211,11 @@ def review_claims(table: pd.DataFrame, train_samples: int, shown: int = 5) -> li
     if table.empty or "runs_averaged" not in table:
         return ["(No review of the dataset's own labels: the committed results have no level at 0 % injected noise, "
                 "or cleanlab flags none of its labels there.)"]
-    runs = int(table.runs_averaged.iloc[0])
+    runs, fewest = int(table.runs_averaged.max()), int(table.runs_averaged.min())
     source = f"the out-of-sample probabilities of {runs} runs averaged" if runs > 1 else \
         "the out-of-sample probabilities of one run (more seeds at 0 % would be averaged)"
+    if fewest < runs:  # runs on a subsample average into the samples they trained on
+        source += f" ({fewest}-{runs} per sample: a run on a subsample counts for its samples only)"
     lines = [f"At 0 % injected noise cleanlab flags {len(table):,} of the {train_samples:,} training labels "
              f"({100 * len(table) / train_samples:.1f} %) as published, from {source}. The most suspicious:"]
     lines += [f"- #{row.rank} `{row.sample_id}`: given {row.given_label}, suggested {row.suggested_label} "

@@ -153,7 +153,7 @@ def draw_review(table: pd.DataFrame, images: np.ndarray, ids: list[str], name: s
         ax.imshow(image.squeeze(-1) if image.shape[-1] == 1 else image, cmap="gray")
         ax.set_title(f"#{row.rank} {short_id(row.sample_id)}\ngiven: {row.given_label}\nsuggested: "
                      f"{row.suggested_label} (p {row.suggested_prob:.2f})", fontsize=6)
-    runs_averaged = int(table.runs_averaged.iloc[0]) if len(table) else 0
+    runs_averaged = int(table.runs_averaged.max()) if len(table) else 0
     fig.suptitle(f"{name}: the dataset's own labels, {len(table)} flagged by cleanlab at 0 % injected noise "
                  f"(probabilities of {runs_averaged} run(s) averaged); the {len(shown)} most suspicious", fontsize=9)
     fig.tight_layout()
