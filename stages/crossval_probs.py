@@ -31,9 +31,9 @@ def main() -> None:
     smallest, cls, run = min(((int(count), name, run) for row, run in zip(labels, plan) for name, count in
                               zip(classes, np.bincount(row[row != NO_LABEL], minlength=n_classes))), key=lambda s: s[0])
     if folds > smallest:
-        train_size = runs.regime_settings(section, run.regime)[1]
+        train_size = section.regime(run.regime)[1]
         larger = (f"a larger {args.dataset}.regimes.{run.regime}.train_size" if train_size is not None else
-                  f"a larger {args.dataset}.data.train_subsample" if section["data"].get("train_subsample") else
+                  f"a larger {args.dataset}.data.train_subsample" if section.data.train_subsample else
                   f"more images of {cls}")
         raise not_allowed("cleanlab.folds", folds, f"class {cls} has only {smallest} training samples in run "
                           f"{run.noise_kind}/{run.regime}/seed {run.seed} "

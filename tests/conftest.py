@@ -165,6 +165,7 @@ def tiny_custom_params(params: dict, images: Path) -> dict:
     params["custom"]["train"].update(epochs=5, width=4, batch_size=8)
     params["custom"]["regimes"] = {"small": {"train_size": 24, "epochs": 3}}
     params["custom"]["confusable"] = dict(TINY_CONFUSABLE)
+    params["early_stopping"]["holdout"] = 0.25  # `small` trains on 24 samples: 6 held out, at least one per class
     return params
 
 

@@ -353,10 +353,11 @@ def test_a_second_repro_runs_nothing(custom):
 
 @needs_fashion_mnist
 def test_dag_has_one_train_eval_per_dataset_and_level(both):
-    """`dvc dag` names the stages per dataset or per (dataset, level), never per threshold."""
+    """`dvc dag` names the stages per dataset or per (dataset, level), never per threshold, and the one check stage."""
     assert "train_eval@fashion_mnist-0.2" in dvc(both.project, "dag").stdout
     nodes = set(re.findall(r'^\s*"([^"]+)";$', dvc(both.project, "dag", "--dot").stdout, re.MULTILINE))
-    assert nodes == names("fashion_mnist", [0.0, 0.2], plot=True) | names("custom", [0.0, 0.2], plot=True)
+    assert nodes == (names("fashion_mnist", [0.0, 0.2], plot=True) | names("custom", [0.0, 0.2], plot=True)
+                     | {CHECK_STAGE})
 
 
 def more_noise(p: dict) -> None:
