@@ -2,10 +2,11 @@
 
 `write_sweep` writes, under a project folder, what the stages before plot leave for one dataset, in the layout of
 the runs (issue 12; labelsweep.runs): the download stage's arrays (data/<dataset>/raw) and summary; each level's
-inject_noise folder (labels and flip masks, one row per run, -1 outside a run's subsample, and runs.csv); its
-find_issues arrays (one row per run), label_issues.csv and detection record ({"noise_level", "runs": [one record
-per run, with by_filter]}); and its train_eval table (one row per cell: the baseline, prune_relabel per share and
-the strategies, for every run) with its test-set predictions (right on as many test images as its accuracy says).
+inject_noise folder (labels and flip masks, one row per run, -1 outside a run's subsample, runs.csv and the
+realised noise, noise.json); its find_issues arrays (one row per run), label_issues.csv and detection record
+({"noise_level", "runs": [one record per run, with by_filter]}); and its train_eval table (one row per cell: the
+baseline, prune_relabel per share and the strategies, for every run) with its test-set predictions (right on as
+many test images as its accuracy says).
 Noise, cells and scores come from the real functions (labelsweep.noise, labelsweep.cleaning); only cleanlab's flags
 and the accuracies are made up. Accuracies follow a smooth, seeded pattern (falling with noise; cleanlab's gain
 rising with noise and with the prune share) so the figures have something to show. tests/test_pipeline.py checks
@@ -25,7 +26,7 @@ from labelsweep import artifacts, runs
 from labelsweep.checks import FILTER_BY, STRATEGIES
 from labelsweep.cleaning import detection_metrics, label_errors
 from labelsweep.labels import NO_LABEL
-from labelsweep.noise import inject_noise
+from labelsweep.noise import draw_noise, noise_record
 
 from .conftest import training_cells
 
@@ -78,11 +79,13 @@ def write_sweep(project: Path, dataset: str, levels: list[float], shares: list[f
         labels, flipped = np.full(shape, NO_LABEL, dtype=np.int64), np.zeros(shape, dtype=bool)
         flagged, quality = np.zeros(shape, dtype=bool), np.full(shape, np.nan, dtype=np.float32)
         suggested, suggested_prob = labels.copy(), np.full(shape, np.nan, dtype=np.float32)
-        tables, records, accuracy = [], [], []
+        tables, records, accuracy, realised = [], [], [], []
         for r, run in enumerate(plan):
             inside = members[run.regime, run.seed]
-            labels[r, inside], flipped[r, inside] = inject_noise(truth[inside], level, len(CLASSES), run.seed,
-                                                                 run.noise_kind, confusable)
+            noise = draw_noise(truth[inside], level, len(CLASSES), run.seed, run.noise_kind, confusable)
+            labels[r, inside], flipped[r, inside] = noise.noisy, noise.flipped
+            realised.append({"noise_kind": run.noise_kind, "regime": run.regime, "seed": run.seed,
+                             **noise_record(truth[inside], noise, level, len(CLASSES))})
             n = len(inside)
             flips = flipped[r, inside]
             quality[r, inside] = np.where(flips, rng.random(n) * 0.4, 0.3 + rng.random(n) * 0.7)
@@ -116,7 +119,9 @@ def write_sweep(project: Path, dataset: str, levels: list[float], shares: list[f
                     "memorised": 0, "sweep": run.sweep and strategy in ("baseline", "prune_relabel"),
                     "study": run.study, "precision": "fp32"})
         artifacts.save_arrays(project / "data" / dataset / "noisy" / artifacts.level_name(level),
-                              {"labels": labels, "flipped": flipped}, extra={"runs.csv": runs.table_csv(plan)})
+                              {"labels": labels, "flipped": flipped},
+                              extra={"runs.csv": runs.table_csv(plan), "noise.json": json.dumps(
+                                  {"noise_level": level, "classes": CLASSES, "runs": realised}, indent=1) + "\n"})
         extra = {"label_issues.csv": pd.concat(tables).to_csv(index=False, float_format="%.6f", lineterminator="\n")}
         full = [r for r in range(len(plan)) if (labels[r] != NO_LABEL).all()]
         if level == 0 and full:  # find_issues' review of the dataset's own labels, the first full run's flags
