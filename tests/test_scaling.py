@@ -24,7 +24,18 @@ import yaml
 
 from labelsweep.datasets import DEBIAN_DIR as DEBIAN
 
-from .conftest import CHECK_STAGE, ROOT, UPTO, copy_project, dvc, is_plot, make_project, run, stages_run, tiny_fashion_params
+from .conftest import (
+    CHECK_STAGE,
+    ROOT,
+    UPTO,
+    copy_project,
+    dvc,
+    is_plot,
+    make_project,
+    run,
+    stages_run,
+    tiny_fashion_params,
+)
 
 # Every test but the dvc.yaml check runs DVC on fresh repositories (module fixtures run `dvc repro`).
 pytestmark = pytest.mark.slow
