@@ -244,7 +244,8 @@ def test_the_stage_writes_every_strategy_of_every_run(tmp_path, params):
     result = apply(tmp_path)
     assert result.returncode == 0, result.stderr
     labels, table = np.load(tmp_path / "cleaned/labels.npy"), pd.read_csv(tmp_path / "cleaned/cells.csv")
-    assert len(table) == len(labels) == 2 * 9
+    # Per run: the baseline, prune_relabel and keep_rest at both shares, every other strategy once.
+    assert len(table) == len(labels) == 2 * (1 + 2 * 2 + len(STRATEGIES) - 1)
     noisy, flipped = np.load(tmp_path / "noisy/labels.npy"), np.load(tmp_path / "noisy/flipped.npy")
     issues = {name: np.load(tmp_path / f"issues/{name}.npy") for name in ("flagged", "quality", "suggested",
                                                                           "suggested_prob")}

@@ -81,18 +81,20 @@ def test_a_level_where_cleanlab_flags_nothing(workdir):
                   "--issues", "issues", "--out", "cleaned")
     assert r.returncode == 0, r.stderr
     cells = pd.read_csv(workdir / "cleaned/cells.csv")
+    # Issue 28's robust alternatives train on the given labels too (gce_prune_all prunes the flagged: none).
     assert cells.strategy.tolist() == ["baseline", "prune_relabel", "prune_relabel", "keep_rest", "keep_rest",
-                                       "perfect_detection", "random_removal", "true_labels", "confident_relabel"]
-    assert cells.prune_share.fillna(-1).tolist() == [-1, 0.0, 1.0, 0.0, 1.0, -1, -1, -1, -1]
-    assert np.load(workdir / "cleaned/labels.npy").tolist() == [LABELS.tolist()] * 9
+                                       "perfect_detection", "random_removal", "true_labels", "confident_relabel",
+                                       "early_stopping", "gce", "label_smoothing", "gce_prune_all"]
+    assert cells.prune_share.fillna(-1).tolist() == [-1, 0.0, 1.0, 0.0, 1.0, -1, -1, -1, -1, -1, -1, -1, -1]
+    assert np.load(workdir / "cleaned/labels.npy").tolist() == [LABELS.tolist()] * 13
 
 
 def train_eval(workdir, cleaned: np.ndarray, strategies: list[str]):
     """train_eval on one run (symmetric, default, seed 0; no flips) with these cells after its baseline."""
     save_runs(workdir / "noisy", LABELS, np.zeros(60, dtype=bool), [("symmetric", "default", 0)])
     save_folder(workdir / "cleaned", labels=np.vstack([LABELS, cleaned]))
-    pd.DataFrame({"run": 0, "strategy": ["baseline", *strategies], "prune_share": np.nan}).to_csv(
-        workdir / "cleaned" / "cells.csv", index=False)
+    pd.DataFrame({"run": 0, "strategy": ["baseline", *strategies], "prune_share": np.nan, "sweep": True,
+                  "study": True}).to_csv(workdir / "cleaned" / "cells.csv", index=False)
     return run_stage("train_eval", workdir, "--dataset", "fashion_mnist", "--noise-level", "0.2", "--raw", "raw",
                      "--noisy", "noisy", "--cleaned", "cleaned", "--predictions", "pred.npy", "--accuracy", "acc.csv")
 

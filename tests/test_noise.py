@@ -213,7 +213,7 @@ def test_the_stage_writes_every_run_and_a_regime_draws_its_stratified_subsample(
                "--seeds", "0", "1")
     assert r.returncode == 0, r.stderr
     noisy = stage_dir / "noisy"
-    assert sorted(p.name for p in noisy.iterdir()) == ["flipped.npy", "labels.npy", "runs.csv"]
+    assert sorted(p.name for p in noisy.iterdir()) == ["flipped.npy", "labels.npy", "noise.json", "runs.csv"]
     plan = [(k, reg, s) for reg in ("default", "memorise") for k in ("symmetric", "class_conditional") for s in (0, 1)]
     assert [tuple(row) for row in pd.read_csv(noisy / "runs.csv").itertuples(index=False)] == [
         (*run, True, False) for run in plan]  # every run the sweep's, none the study's (params.yaml study: null)

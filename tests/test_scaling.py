@@ -24,7 +24,18 @@ import yaml
 
 from labelsweep.datasets import DEBIAN_DIR as DEBIAN
 
-from .conftest import ROOT, UPTO, copy_project, dvc, is_plot, make_project, run, stages_run, tiny_fashion_params
+from .conftest import (
+    CHECK_STAGE,
+    ROOT,
+    UPTO,
+    copy_project,
+    dvc,
+    is_plot,
+    make_project,
+    run,
+    stages_run,
+    tiny_fashion_params,
+)
 
 # Every test but the dvc.yaml check runs DVC on fresh repositories (module fixtures run `dvc repro`).
 pytestmark = pytest.mark.slow
@@ -71,8 +82,11 @@ def output_hashes(project: Path) -> dict[str, str]:
 
 
 def timings(path: Path) -> list[dict]:
-    """The LABELSWEEP_TIMINGS records: one per stage process that ran (none if no stage ran)."""
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    """The LABELSWEEP_TIMINGS records: one per stage process that ran (none if no stage ran), but check_inputs',
+    which runs on every repro (always_changed) and fits no model (asserted here)."""
+    records = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    assert all(r["fit_s"] == 0 for r in records if r.get("stage") == CHECK_STAGE)
+    return [r for r in records if r.get("stage") != CHECK_STAGE]
 
 
 def level_stages(level: float) -> set[str]:
@@ -85,8 +99,10 @@ def all_stages() -> set[str]:
 
 
 def status(project: Path, plot: bool = False) -> set[str]:
-    """The stages `dvc status` lists; the plot stage only with `plot` (never run here, it is always listed)."""
-    return {stage for stage in json.loads(dvc(project, "status", "--json").stdout) if plot or not is_plot(stage)}
+    """The stages `dvc status` lists; the plot stage only with `plot` (never run here, it is always listed); never
+    check_inputs, which is always_changed (it checks params.yaml on every repro, its output never changes)."""
+    return {stage for stage in json.loads(dvc(project, "status", "--json").stdout)
+            if stage != CHECK_STAGE and (plot or not is_plot(stage))}
 
 
 @pytest.fixture(scope="module")
@@ -103,8 +119,10 @@ def single(tmp_path_factory) -> dict:
 
 
 def test_no_stage_but_plot_is_kept_out_of_the_run_cache():
-    """A `cache: false` out on a stage that fits models would make a collecting machine fit them again."""
-    assert {stage for stage, _ in uncached_outs(yaml.safe_load((ROOT / "dvc.yaml").read_text()))} <= {"plot"}
+    """A `cache: false` out on a stage that fits models would make a collecting machine fit them again (plot and
+    check_inputs fit none: check_inputs runs on every repro anyway, and writes the same line each time)."""
+    assert {stage for stage, _ in uncached_outs(yaml.safe_load((ROOT / "dvc.yaml").read_text()))} <= {"plot",
+                                                                                                    CHECK_STAGE}
 
 
 def test_a_fresh_clone_pulls_the_results_from_the_remote_and_has_nothing_to_rerun(single, tmp_path):
@@ -115,10 +133,13 @@ def test_a_fresh_clone_pulls_the_results_from_the_remote_and_has_nothing_to_reru
     # Without the remote's data a clone would rerun every stage: all of them are out of date.
     assert status(teammate) == all_stages()
     dvc(teammate, "pull")
-    assert status(teammate) == set()
+    # After the pull only download lacks a dependency: data/fashion_mnist/source, which check_inputs makes (it
+    # links the image folder, a path of this machine; Fashion-MNIST's is an empty placeholder) on every repro.
+    assert status(teammate) <= {"download@fashion_mnist"}
     record = tmp_path / "timings.jsonl"
     assert stages_run(dvc(teammate, "repro", UPTO, LABELSWEEP_TIMINGS=str(record)).stdout) == []
-    assert timings(record) == []  # no stage process started
+    assert timings(record) == []  # no stage process started but check_inputs
+    assert status(teammate) == set()
     assert output_hashes(teammate) == single["hashes"]
 
 
@@ -149,7 +170,7 @@ def test_a_sweep_split_over_two_machines_is_collected_from_the_run_cache_without
     restored = {line.split("'")[1] for line in out.splitlines() if line.endswith("is cached - skipping run, "
                                                                             "checking out outputs")}
     assert restored == all_stages()
-    assert collected["records"] == []  # no stage process started: no model fitted
+    assert collected["records"] == []  # no stage process started but check_inputs: no model fitted
 
     # One dvc.lock for the whole sweep, equal to the single machine's; so are the outputs; nothing left to run.
     assert yaml.safe_load((collector / "dvc.lock").read_text()) == single["lock"]
@@ -218,6 +239,8 @@ def test_plot_outputs_travel_in_git_never_to_the_remote(single, tmp_path):
     hashes = output_hashes(project)
     teammate = clone(project, tmp_path / "teammate")
     dvc(teammate, "pull")
+    assert status(teammate, plot=True) <= {"download@fashion_mnist"}  # its source link: check_inputs makes it
+    assert stages_run(dvc(teammate, "repro").stdout) == []
     assert status(teammate, plot=True) == set()
     assert output_hashes(teammate) == hashes
     pushed = {p.parent.name + p.name for p in (tmp_path / "remote" / "files" / "md5").rglob("*") if p.is_file()}

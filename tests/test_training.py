@@ -83,7 +83,9 @@ def test_the_crossval_probs_stage_takes_each_sample_from_the_fold_model_that_hel
     image's class, not its given label, which the other fold's model (trained on it) would have memorised;
     fold.npy splits every class of a run evenly; a sample outside a run has NaN probabilities and fold -1."""
     images, truth, given = toy()
-    params.update(datasets=["fashion_mnist"])
+    # params.yaml's runs name only the toy's regimes (the project's grids name overfit_15k, which it has not).
+    toy_runs = {"noise_kinds": ["symmetric"], "regimes": ["default", "small"], "seeds": [0, 1]}
+    params.update(datasets=["fashion_mnist"], runs=toy_runs, study=None)
     params["cleanlab"]["folds"] = 2
     params["fashion_mnist"]["train"] = TRAIN
     params["fashion_mnist"]["regimes"] = {"memorise": None, "small": {"train_size": 60, "epochs": 15}}
