@@ -72,7 +72,7 @@ def bench(name: str):
 
 @pytest.mark.parametrize(("name", "render"), [("report", "render_report"), ("precision", "render"),
                                               ("models", "render"), ("own_images", "render"),
-                                              ("gpu_report", "render")])
+                                              ("gpu_report", "render"), ("robust", "render")])
 def test_the_benchmark_tables_are_what_the_committed_records_give(name, render):
     """Each benchmark script's table in BENCHMARKS.md is what it renders from its committed record in bench/out."""
     module = bench(name)
