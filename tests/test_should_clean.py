@@ -12,7 +12,7 @@ from PIL import Image
 
 from labelsweep.analysis.intervals import paired_difference
 from labelsweep.errors import DataError
-from labelsweep.tooling.should_clean import check_folder, overrides, verdict
+from labelsweep.tooling.should_clean import check_folder, overrides, pruned_per_seed, verdict
 
 from .conftest import BIN, make_project, run, tiny_custom_params
 
@@ -63,6 +63,16 @@ def test_the_verdict_is_prune_all_minus_the_baseline_paired_by_seed_and_image():
     expected = paired_difference(predictions[[1, 3]] == test_labels, predictions[[2, 0]] == test_labels)
     assert found == expected and found.n_seeds == 2 and found.mean == pytest.approx(0.25)
     assert verdict(table.assign(study=[True, True, True, True, False]), predictions, test_labels) == expected
+
+
+def test_the_pruned_count_is_each_seeds_own_averaged():
+    """The sentence's count: the baseline's training samples minus prune-all's, per seed, averaged (seed 0 drops 4,
+    seed 1 drops 1); a sweep-only row and another share are left out."""
+    table = pd.DataFrame({"seed": [0, 0, 1, 1, 0, 1], "strategy": ["baseline", "prune_relabel", "baseline",
+                                                                   "prune_relabel", "prune_relabel", "baseline"],
+                          "prune_share": [np.nan, 1.0, np.nan, 1.0, 0.0, np.nan],
+                          "train_samples": [100, 96, 100, 99, 100, 50], "study": [True, True, True, True, True, False]})
+    assert pruned_per_seed(table) == 2.5
 
 
 @pytest.mark.slow

@@ -79,6 +79,16 @@ def verdict(accuracy: pd.DataFrame, predictions: np.ndarray, test_labels: np.nda
     return paired_difference(pruned, by_seed(accuracy.strategy == BASELINE))
 
 
+def pruned_per_seed(accuracy: pd.DataFrame) -> float:
+    """How many training images prune-all drops, on average over the seeds: the baseline's training samples minus
+    prune-all's, per seed (each seed's run flags from its own out-of-sample probabilities)."""
+    rows = accuracy[accuracy.study.astype(bool)]
+    kept = {name: rows[cell].set_index("seed").train_samples for name, cell in (
+        ("baseline", rows.strategy == BASELINE),
+        ("pruned", (rows.strategy == PRUNE_ALL.strategy) & (rows.prune_share == PRUNE_ALL.share)))}
+    return float((kept["baseline"] - kept["pruned"]).mean())
+
+
 def report(root: Path) -> str:
     """The sentence the command prints, from the workspace's results."""
     data, raw = root / "data" / DATASET, root / "data" / DATASET / "raw"
@@ -86,9 +96,8 @@ def report(root: Path) -> str:
     interval = verdict(accuracy, np.load(data / "predictions" / f"{artifacts.level_name(0.0)}.npy"),
                        np.load(raw / "test_labels.npy"))
     review = root / "plots" / DATASET / "label_review.csv"
-    flagged = len(pd.read_csv(review)) if review.is_file() else 0
-    return (f"Cleaning these labels (pruning the {flagged:,} cleanlab flags, out of the probabilities of "
-            f"{interval.n_seeds} seeds averaged) would change test accuracy by {100 * interval.mean:+.1f} points "
+    return (f"Cleaning these labels (pruning what cleanlab flags in each seed's run: {pruned_per_seed(accuracy):.1f} "
+            f"images a seed on average) would change test accuracy by {100 * interval.mean:+.1f} points "
             f"[95 % interval {100 * interval.low:+.1f}, {100 * interval.high:+.1f}] ({interval.n_seeds} seeds, "
             f"{interval.n_images:,} test images).\nHere are the labels to look at first: {review} (ranked, most "
             f"suspicious first) and {review.with_suffix('.png')}.")
