@@ -2,12 +2,11 @@
 
 A stratified share of the run's *noisy* training labels is held out (:func:`holdout_mask`); the model trains on
 the rest (:func:`training_labels`), and after every epoch its accuracy on the held-out *noisy* labels is measured
-(:func:`holdout_accuracy`); the epoch with the best such accuracy is kept (:func:`best_epoch`), and that epoch's
-model is the one whose test accuracy is reported. In the pipeline, labelsweep.training.fit calls
-:class:`BestEpochs` after every epoch of a stack of models (the ``early_stopping`` strategy: the holdout is drawn in
-stages/train_eval.py from the cell's own noisy labels); :func:`early_stop` is the same rule for any per-epoch
-trainer. Nothing here takes a clean or a test label as an argument: the
-rule cannot read them (tests/test_early_stopping.py poisons both and sees nothing change).
+(:class:`BestEpochs`, which labelsweep.training.fit calls after every epoch of a stack of models); the epoch with the
+best such accuracy is kept (:func:`best_epoch`), and that epoch's model is the one whose test accuracy is reported.
+The holdout is drawn in stages/train_eval.py from the ``early_stopping`` cell's own noisy labels. Nothing here takes
+a clean or a test label as an argument: the rule cannot read them (tests/test_robust.py poisons both in a real
+train_eval and sees nothing change).
 
 Why it can work with noisy labels: under noise that is not systematic, the model that agrees most with held-out
 noisy labels is also, in expectation, the one that agrees most with the true ones (a noisy label equals the true
@@ -18,8 +17,6 @@ with more sampling error. Ties go to the earliest epoch: the one that has fitted
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -29,8 +26,6 @@ from labelsweep.errors import not_allowed
 from labelsweep.labels import NO_LABEL
 from labelsweep.sampling import stratified_indices
 
-Predictor = Callable[[np.ndarray], np.ndarray]  # images -> predicted labels
-FitEpochs = Callable[[np.ndarray, np.ndarray], Iterable[Predictor]]  # (images, labels) -> one predictor per epoch
 HOLDOUT_KEY = "early_stopping.holdout"
 
 
@@ -56,42 +51,9 @@ def training_labels(noisy_labels: np.ndarray, holdout: np.ndarray) -> np.ndarray
     return np.where(holdout, NO_LABEL, noisy_labels)
 
 
-def holdout_accuracy(predicted: np.ndarray, noisy_labels: np.ndarray, holdout: np.ndarray) -> np.ndarray:
-    """Per epoch, the share of held-out samples whose prediction equals their *noisy* label: `predicted` has shape
-    (epochs, n) or (epochs, holdout.sum()) (predictions for the held-out samples only)."""
-    predicted = np.atleast_2d(predicted)
-    if predicted.shape[1] == len(holdout):
-        predicted = predicted[:, holdout]
-    return (predicted == np.asarray(noisy_labels)[holdout]).mean(axis=1)
-
-
 def best_epoch(accuracy: np.ndarray) -> int:
     """The epoch (0-based) with the best held-out accuracy; the earliest of equals."""
     return int(np.argmax(np.asarray(accuracy)))
-
-
-@dataclass(frozen=True)
-class EarlyStopped:
-    epoch: int  # 0-based: the model after epoch + 1 passes
-    holdout: np.ndarray  # (n,) bool: the samples held out
-    holdout_accuracy: np.ndarray  # (epochs,) accuracy on the held-out noisy labels
-    model: Predictor  # that epoch's predictor
-
-
-def early_stop(fit_epochs: FitEpochs, images: np.ndarray, noisy_labels: np.ndarray, share: float, seed: int
-               ) -> EarlyStopped:
-    """Train with `fit_epochs` on the noisy labels less a stratified holdout, score every epoch's predictor on the
-    held-out noisy labels, and keep the best epoch's predictor (the module doc's rule)."""
-    holdout = holdout_mask(noisy_labels, share, seed)
-    held_images = images[holdout]
-    scores, best_model = [], None
-    for model in fit_epochs(images, training_labels(noisy_labels, holdout)):
-        scores.append(holdout_accuracy(model(held_images)[None], noisy_labels, holdout)[0])
-        if best_epoch(np.array(scores)) == len(scores) - 1:  # only the best predictor so far is kept
-            best_model = model
-    if best_model is None:
-        raise ValueError("fit_epochs produced no epoch")
-    return EarlyStopped(best_epoch(np.array(scores)), holdout, np.array(scores), best_model)
 
 
 class BestEpochs:
