@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from labelsweep import strategies
-from labelsweep.analysis import judged, paired, paired_claims
+from labelsweep.analysis import judged, paired, paired_claims, verdicts
 from labelsweep.analysis.intervals import holm, holm_adjusted, paired_difference
 from labelsweep.analysis.summary import CONDITION
 from labelsweep.strategies import Strategy
@@ -132,7 +132,12 @@ def test_the_judged_block_reproduces_where_ours_matches_and_says_why_where_not()
     assert "**partly reproduced**" in two and "ranges from +1500 to +1500 against the published +4500" in two
     assert "**not reproduced**" in three and "does not lie above 0 at 30 %, 45 %" in three
     one_seed = judged_table(drop=0.15, gain=0.12, excess=4000, slope=0.05, spread=np.nan, n=1)
-    assert "**no verdict (one seed: no interval)**" in "\n".join(judged.render(one_seed))
+    assert f"**{verdicts.NO_VERDICT}**" in "\n".join(judged.render(one_seed))
+    # one seed at 30 %, three at 45 %: shown at both, judged at 45 % only
+    mixed = judged_table(drop=0.15, gain=0.12, excess=4000, slope=0.05, spread=0.01)
+    mixed.loc[mixed.noise_level == 0.3, ["ci_low", "ci_high"]] = np.nan
+    two = "\n".join(judged.render(mixed)).split("\n\n**")[2]
+    assert "**reproduced**" in two and "judged at 45 % (the levels with two seeds or more)" in two
 
 
 def test_the_plot_stage_writes_the_paired_and_judged_tables_from_the_predictions(params, tmp_path, monkeypatch,

@@ -73,7 +73,9 @@ def test_grade(estimates, published, expected):
     ([FULL, DIRECTION], PARTLY),
     ([NONE, DIRECTION], PARTLY),
     ([NONE, NONE], NOT_REPRODUCED),
-    ([FULL, NO_INTERVAL], NO_VERDICT),
+    ([FULL, NO_INTERVAL], REPRODUCED),  # a one-seed level is left out
+    ([DIRECTION, NO_INTERVAL], PARTLY),
+    ([NO_INTERVAL, NO_INTERVAL], NO_VERDICT),
     ([], NO_VERDICT),
 ])
 def test_combine(grades, verdict):
@@ -101,6 +103,8 @@ def test_claim_2_against_4500():
     assert claim_flags_more_than_injected({0.1: around(2700, 100), 0.5: around(470, 60)}) == PARTLY
     assert claim_flags_more_than_injected({0.1: around(-300, 100), 0.5: around(50, 60)}) == NOT_REPRODUCED
     assert claim_flags_more_than_injected({0.1: ONE_SEED}) == NO_VERDICT
+    # the default regime: one seed in the sweep, five at the study's levels: judged at those
+    assert claim_flags_more_than_injected({0.1: ONE_SEED, 0.2: around(-300, 100)}) == NOT_REPRODUCED
     assert claim_flags_more_than_injected({0.0: around(-5000, 1), 0.1: around(4500, 100)}) == REPRODUCED
 
 

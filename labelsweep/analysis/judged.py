@@ -6,7 +6,8 @@ per regime and noise level the quantities ``drop`` (the baseline's accuracy at 0
 seed and test image), ``gain`` (prune-all − baseline) and ``slope`` (over the share pruned, the rest relabelled) from
 the per-image intervals of labelsweep.analysis.paired (seed spread and test-set error); ``excess`` (flagged −
 injected, t-interval over the seeds, only from runs on the full training set, as the original's) and ``memorised``
-(the share of its wrong labels the baseline's model reproduces). One seed: no interval (NaN), so no verdict.
+(the share of its wrong labels the baseline's model reproduces). One seed: no interval (NaN); such a level is shown
+but not judged (labelsweep.analysis.verdicts).
 """
 
 from __future__ import annotations
@@ -86,6 +87,14 @@ def _value(e: Estimate, digits: int = 3, sign: str = "+") -> str:
     return mean_interval(e.mean, e.low, e.high, digits, sign)
 
 
+def _judged_at(estimates: dict[float, Estimate]) -> list[str]:
+    """A line naming the levels judged where some (one seed) are shown but not judged."""
+    judged = [p for p, e in sorted(estimates.items()) if p > 0 and e.has_interval]
+    if not judged or len(judged) == len([p for p in estimates if p > 0]):
+        return []
+    return [f"judged at {', '.join(f'{100 * p:g}' for p in judged)} % (the levels with two seeds or more)"]
+
+
 def claim_one(table: pd.DataFrame) -> tuple[str, list[str]]:
     """Claim 1 for one regime: its verdict and its lines (ours beside the published drop and gain)."""
     base, pruned = verdicts.PUBLISHED_ACCURACY[Cell(BASELINE)], verdicts.PUBLISHED_ACCURACY[PRUNE_ALL]
@@ -110,7 +119,7 @@ def claim_two(table: pd.DataFrame) -> tuple[str, list[str]]:
     if not excess:
         return "not judged", ["no run on the full training set (the original's 60,000 samples)"]
     verdict = verdicts.claim_flags_more_than_injected(excess)
-    lines = ["; ".join(f"{100 * p:g} %: {_value(e, 0)}" for p, e in sorted(excess.items()))]
+    lines = ["; ".join(f"{100 * p:g} %: {_value(e, 0)}" for p, e in sorted(excess.items()))] + _judged_at(excess)
     if verdict != verdicts.REPRODUCED:
         low, high = min(excess.values(), key=lambda e: e.mean), max(excess.values(), key=lambda e: e.mean)
         lines.append(f"measured: flagged − injected ranges from {num(low.mean, 0, '+')} to {num(high.mean, 0, '+')} "
@@ -124,7 +133,7 @@ def claim_three(table: pd.DataFrame) -> tuple[str, list[str]]:
     if not slope:
         return "not judged", ["no prune/relabel grid of at least four shares"]
     verdict = verdicts.claim_relabelling_hurts(slope)
-    lines = ["; ".join(f"{100 * p:g} %: {_value(e)}" for p, e in sorted(slope.items()))]
+    lines = ["; ".join(f"{100 * p:g} %: {_value(e)}" for p, e in sorted(slope.items()))] + _judged_at(slope)
     against = [f"{100 * p:g} %" for p, e in sorted(slope.items()) if e.has_interval and not e.above_zero()]
     if verdict != verdicts.REPRODUCED and against:
         lines.append(f"measured: the slope's interval does not lie above 0 at {', '.join(against)}")

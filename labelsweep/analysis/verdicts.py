@@ -8,9 +8,10 @@ then over the levels (:func:`combine`). A level is graded
 - ``direction``: the direction holds, the size does not;
 - ``none``: the direction does not hold (the interval includes 0 or lies on the other side).
 
-Levels with injected noise only (above 0 %) are judged. Over them: **reproduced** where every level is ``full``;
-**partly reproduced** where at least one level has the direction; **not reproduced** where none has; and *no
-verdict* where a level has no interval (one seed).
+Levels with injected noise only (above 0 %) and with an interval (two seeds or more) are judged: a level with one
+seed is shown but left out, so that a regime whose sweep has one seed is judged at the study's levels, which have
+more. Over the judged levels: **reproduced** where every one is ``full``; **partly reproduced** where at least one
+has the direction; **not reproduced** where none has; and *no verdict* where no level has an interval.
 
 The claims and what each level reads:
 
@@ -38,7 +39,7 @@ from labelsweep.analysis.summary import ORIGINAL, t_interval
 from labelsweep.strategies import BASELINE, PRUNE_ALL, Cell
 
 REPRODUCED, PARTLY, NOT_REPRODUCED = "reproduced", "partly reproduced", "not reproduced"
-NO_VERDICT = "no verdict (one seed: no interval)"
+NO_VERDICT = "no verdict (one seed at every level: no interval)"
 FULL, DIRECTION, NONE, NO_INTERVAL = "full", "direction", "none", "no interval"
 SIZE_FACTOR = 2.0  # "of the published size": within this factor of it
 # Claim 2 as published: cleanlab flags about this many more labels than were injected (60,000 training samples).
@@ -88,8 +89,9 @@ def grade(estimates: list[Estimate], published: list[float | None]) -> str:
 
 
 def combine(grades: list[str]) -> str:
-    """The verdict over the levels' grades (module doc)."""
-    if not grades or NO_INTERVAL in grades:
+    """The verdict over the levels' grades (module doc): the levels without an interval are left out."""
+    grades = [g for g in grades if g != NO_INTERVAL]
+    if not grades:
         return NO_VERDICT
     if all(g == FULL for g in grades):
         return REPRODUCED
