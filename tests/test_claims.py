@@ -77,6 +77,22 @@ def test_the_slope_over_the_shares_tests_relabelling_in_proportion():
     assert summary.SLOPE not in set(three.comparison)  # 0, 0.6, 1: too few shares for a line of its own
 
 
+def test_the_blocks_read_the_paired_table_with_the_test_sets_error_where_the_results_have_it(tmp_path):
+    rows = {"noise_level": [0.2, 0.2], "noise_kind": ["symmetric"] * 2, "regime": ["default"] * 2,
+            "comparison": ["a − b"] * 2, "mean": [0.01, 0.02], "ci_low": [0.005, -0.01], "ci_high": [0.015, 0.05],
+            "n": [1, 5], "p": [np.nan, 0.2]}
+    pd.DataFrame({**rows, "sd": [np.nan, 0.01]}).drop(columns=["ci_low", "ci_high", "p"]).to_csv(
+        tmp_path / "differences.csv", index=False)
+    seeds_only = claims.comparison_claims(claims.paired_table(tmp_path), "a − b")  # no paired.csv: the t-interval
+    assert [c.direction for c in seeds_only] == [claims.NO_INTERVAL, claims.HIGHER]
+    pd.DataFrame(rows).to_csv(tmp_path / "paired.csv", index=False)
+    table = claims.paired_table(tmp_path)
+    assert np.isnan(table.ci_low[0]) and np.isnan(table.ci_high[0])  # one seed: its test-only interval dropped
+    assert (table.ci_low[1], table.ci_high[1]) == (-0.01, 0.05)  # the paired interval as written, not the seeds'
+    claimed = claims.comparison_claims(table, "a − b")
+    assert [c.direction for c in claimed] == [claims.NO_INTERVAL, claims.NONE]
+
+
 def test_holm_rejects_step_down():
     p = np.array([0.01, 0.04, 0.03, 0.005])
     # 0.005 ≤ 0.05/4 and 0.01 ≤ 0.05/3 are rejected; 0.03 > 0.05/2 stops the steps
@@ -116,14 +132,16 @@ CLAIM = re.compile(r"(\d+) % ([\w-]+), (\w+) ([+−][\d.]+) \[([+−][\d.]+), ([
 
 def test_every_direction_in_the_documents_follows_from_the_committed_differences():
     """Each condition the README or docs/ list as above 0, below 0 or without a detected difference, against the
-    committed differences.csv: the t-interval from its mean, sd and n, with scipy."""
+    committed paired.csv's interval (seeds and test images) where the results have it, else differences.csv's
+    t-interval from its mean, sd and n, with scipy."""
     documents = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
     checked = 0
     for key, body in [item for path in documents for item in claims.blocks(path.read_text()).items()]:
         name, _, topic = key.partition("/")
         if topic not in claims.TOPICS:
             continue
-        table = pd.read_csv(ROOT / "plots" / name / "differences.csv")
+        paired = ROOT / "plots" / name / "paired.csv"
+        table = pd.read_csv(paired if paired.is_file() else ROOT / "plots" / name / "differences.csv")
         subject = None
         for line in body.splitlines():
             if line.startswith("**"):
@@ -132,9 +150,10 @@ def test_every_direction_in_the_documents_follows_from_the_committed_differences
                 if not line.startswith(f"- {word} in"):
                     continue
                 for level, kind, regime, *_ in CLAIM.findall(line):
-                    row = table[(table.comparison == subject) & np.isclose(table.noise_percent, float(level))
+                    row = table[(table.comparison == subject) & np.isclose(100 * table.noise_level, float(level))
                                 & (table.noise_kind == kind.replace("-", "_")) & (table.regime == regime)].iloc[0]
-                    low, high = stats.t.interval(0.95, row.n - 1, loc=row["mean"], scale=row.sd / np.sqrt(row.n))
+                    low, high = (row.ci_low, row.ci_high) if paired.is_file() else \
+                        stats.t.interval(0.95, row.n - 1, loc=row["mean"], scale=row.sd / np.sqrt(row.n))
                     assert {"above 0": low > 0, "below 0": high < 0,
                             "no difference detected": low <= 0 <= high}[word], (key, line)
                     checked += 1

@@ -2,12 +2,14 @@
 a range or a "best" is made here from plots/<dataset>/{differences,results,detection,detection_by_filter,
 memorisation,sweep_accuracy,label_review}.csv and data.json, each with its 95 % interval where the grid has seeds.
 
-The rule: a difference is called a difference only where its 95 % t-interval over the seeds (paired within a
-seed: labelsweep.analysis.summary) excludes 0; otherwise the claim says that no difference was detected and gives the
-interval. With one seed there is no interval and no difference is claimed. The README holds the claims in
-blocks between markers ``<!-- labelsweep.claims: <key>: begin -->`` and ``... end -->``, where <key> is
-``<dataset>/<topic>`` (:data:`TOPICS`) or ``multiplicity``; ``python -m labelsweep.tooling.report --write README.md``
-fills them (:func:`fill`) and tests/test_docs.py fails when one drifts from the results.
+The rule: a difference is called a difference only where its 95 % interval excludes 0 -- paired within a seed and
+over the seeds *and* the test images (plots/<dataset>/paired.csv, labelsweep.analysis.paired) where the results
+have it, else the t-interval over the seeds of differences.csv -- otherwise the claim says that no difference was
+detected and gives the interval. With one seed there is no interval and no difference is claimed. The README
+holds the claims in blocks between markers ``<!-- labelsweep.claims: <key>: begin -->`` and ``... end -->``, where
+<key> is ``<dataset>/<topic>`` (:data:`TOPICS`) or ``multiplicity``;
+``python -m labelsweep.tooling.report --write README.md`` fills them (:func:`fill`) and tests/test_docs.py fails
+when one drifts from the results.
 """
 
 from __future__ import annotations
@@ -67,6 +69,17 @@ TOPICS: dict[str, list[str]] = {
     "vs_true": [_comparison(Cell(TRUE_LABELS), PRUNE_ALL)],
     "confident": [_comparison(Cell(CONFIDENT_RELABEL), PRUNE_ALL)],
 }
+
+
+def paired_table(folder: Path) -> pd.DataFrame:
+    """The paired comparisons the blocks state: paired.csv where the results have it (intervals over the seeds *and*
+    the test images: labelsweep.analysis.paired), else differences.csv (seeds only: results from before it); a row
+    with one seed keeps no interval, so that it claims nothing."""
+    if not (folder / "paired.csv").is_file():
+        return pd.read_csv(folder / "differences.csv")
+    table = pd.read_csv(folder / "paired.csv")
+    one_seed = table.n < 2
+    return table.assign(ci_low=table.ci_low.mask(one_seed), ci_high=table.ci_high.mask(one_seed))
 
 
 def comparison_claims(differences: pd.DataFrame, name: str) -> list[Claim]:
@@ -226,14 +239,14 @@ def review_claims(table: pd.DataFrame, train_samples: int, shown: int = 5) -> li
 def render_block(key: str, params: Params, plots: Path = Path("plots")) -> str:
     """The text of the claims block `key` from the committed results under `plots`."""
     if key == "multiplicity":
-        return "\n".join(multiplicity({n: pd.read_csv(plots / n / "differences.csv") for n in params.datasets
+        return "\n".join(multiplicity({n: paired_table(plots / n) for n in params.datasets
                                        if (plots / n / "differences.csv").is_file()})) + "\n"
     name, _, topic = key.partition("/")
     folder = plots / name
     if name not in params.datasets or not folder.is_dir():
         return f"({name}: not in this study.)\n"
     if topic in TOPICS:
-        differences = pd.read_csv(folder / "differences.csv")
+        differences = paired_table(folder)
         lines = [line for subject in TOPICS[topic]
                  for line in [*render_claims(comparison_claims(differences, subject), subject), ""]][:-1]
     elif topic == "filter_by":

@@ -16,7 +16,8 @@ def multiplicity(tables: dict[str, pd.DataFrame]) -> list[str]:
     for name, differences in tables.items():
         rows = ensure_intervals(differences)
         rows = rows[rows.n >= 2]
-        p = t_test_p(rows["mean"], rows.sd, rows.n)
+        # paired.csv carries its p-values (seeds and test images); differences.csv's are the seeds' t-test
+        p = rows.p if "p" in rows else t_test_p(rows["mean"], rows.sd, rows.n)
         m, k, kept = len(rows), int(rows.excludes_zero.sum()), int(holm(p).sum()) if len(rows) else 0
         total, excluding = total + m, excluding + k
         lines.append(f"- {TITLES.get(name, name)}: {m} comparisons with an interval; {k} exclude 0 (about "
