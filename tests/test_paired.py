@@ -94,8 +94,7 @@ def test_the_robust_block_claims_a_difference_only_where_the_interval_excludes_z
     text = "\n".join(paired_claims.robust_claims(unresolved))
     assert "above cleanlab's prune-all: none." in text
     assert "no difference from prune-all detected +0.010 [−0.002, +0.022]" in text
-    assert paired_claims.robust_claims(resolved[resolved.comparison == GAIN]) == [
-        paired_claims.NOT_YET.format("robust-training alternative")]
+    assert paired_claims.robust_claims(resolved[resolved.comparison == GAIN]) == [paired_claims.NOT_IN_GRID]
 
 
 def test_the_own_labels_verdict_and_the_power_line():
