@@ -80,8 +80,8 @@ def test_the_slope_over_the_shares_tests_relabelling_in_proportion():
 def test_the_blocks_read_the_paired_table_with_the_test_sets_error_where_the_results_have_it(tmp_path):
     rows = {"noise_level": [0.2, 0.2], "noise_kind": ["symmetric"] * 2, "regime": ["default"] * 2,
             "comparison": ["a − b"] * 2, "mean": [0.01, 0.02], "ci_low": [0.005, -0.01], "ci_high": [0.015, 0.05],
-            "n": [1, 5], "p": [np.nan, 0.2]}
-    pd.DataFrame({**rows, "sd": [np.nan, 0.01]}).drop(columns=["ci_low", "ci_high", "p"]).to_csv(
+            "n": [1, 5], "p": [np.nan, 0.2], "excludes_zero": [True, False]}
+    pd.DataFrame({**rows, "sd": [np.nan, 0.01]}).drop(columns=["ci_low", "ci_high", "p", "excludes_zero"]).to_csv(
         tmp_path / "differences.csv", index=False)
     seeds_only = claims.comparison_claims(claims.paired_table(tmp_path), "a − b")  # no paired.csv: the t-interval
     assert [c.direction for c in seeds_only] == [claims.NO_INTERVAL, claims.HIGHER]
@@ -221,3 +221,20 @@ def test_the_review_counts_the_flagged_own_labels_and_names_the_most_suspicious(
 def test_an_interval_that_holds_zero_reads_so_even_where_a_bound_rounds_to_zero():
     assert interval(-0.000221, 0.004421, sign="+") == "[−0.000, +0.004]"
     assert interval(-0.0, 0.0, sign="+") == "[+0.000, +0.000]"
+
+
+def test_the_report_table_takes_the_paired_intervals_where_the_results_have_them(tmp_path):
+    from labelsweep.tooling import report
+
+    keys = {"noise_level": [0.2, 0.4], "noise_kind": ["symmetric"] * 2, "regime": ["default"] * 2,
+            "comparison": [summary.COMPARISONS[0][0]] * 2}
+    differences = pd.DataFrame({**keys, "mean": [0.01, 0.02], "sd": [0.001, 0.001], "n": [5, 1]})
+    table, over = report.with_paired_intervals(differences, tmp_path)  # no paired.csv: the seeds' t-intervals
+    assert over == "the seeds" and bool(table.excludes_zero[0])
+    pd.DataFrame({**keys, "mean": [0.01, 0.02], "ci_low": [-0.01, 0.015], "ci_high": [0.03, 0.025], "n": [5, 1],
+                  "excludes_zero": [False, True]}).to_csv(tmp_path / "paired.csv", index=False)
+    table, over = report.with_paired_intervals(differences, tmp_path)
+    assert over == "the seeds and the test images"
+    assert (table.ci_low[0], table.ci_high[0]) == (-0.01, 0.03) and not table.excludes_zero[0]
+    assert np.isnan(table.ci_low[1]) and not table.excludes_zero[1]  # one seed: no interval, nothing in bold
+    assert "**" not in "\n".join(report.differences_table(table, over)[3:])

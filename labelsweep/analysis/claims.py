@@ -79,7 +79,8 @@ def paired_table(folder: Path) -> pd.DataFrame:
         return pd.read_csv(folder / "differences.csv")
     table = pd.read_csv(folder / "paired.csv")
     one_seed = table.n < 2
-    return table.assign(ci_low=table.ci_low.mask(one_seed), ci_high=table.ci_high.mask(one_seed))
+    return table.assign(ci_low=table.ci_low.mask(one_seed), ci_high=table.ci_high.mask(one_seed),
+                        excludes_zero=table.excludes_zero.astype(bool) & ~one_seed)
 
 
 def comparison_claims(differences: pd.DataFrame, name: str) -> list[Claim]:

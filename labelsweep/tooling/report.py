@@ -75,8 +75,20 @@ def accuracy_table(results: pd.DataFrame) -> list[str]:
     return [f"Test accuracy, mean [95 % t-interval of the mean] over {seeds} seeds:", "", *lines]
 
 
-def differences_table(differences: pd.DataFrame) -> list[str]:
-    """The paired differences per condition: mean and 95 % interval, in bold where the interval excludes 0."""
+def with_paired_intervals(differences: pd.DataFrame, folder: Path) -> tuple[pd.DataFrame, str]:
+    """differences.csv's rows with the intervals of paired.csv (seeds and test images) where the results have it,
+    and what the intervals are over."""
+    if not (folder / "paired.csv").is_file():
+        return ensure_intervals(differences), "the seeds"
+    keys = [*CONDITION, "comparison"]
+    paired = claims.paired_table(folder)[[*keys, "ci_low", "ci_high", "excludes_zero"]]
+    kept = differences.drop(columns=[c for c in ("ci_low", "ci_high", "excludes_zero") if c in differences])
+    return kept.merge(paired, on=keys, how="left"), "the seeds and the test images"
+
+
+def differences_table(differences: pd.DataFrame, over: str = "the seeds") -> list[str]:
+    """The paired differences per condition: mean and 95 % interval (over `over`), in bold where the interval
+    excludes 0."""
     if differences.empty:
         return []
     differences = ensure_intervals(differences)
@@ -88,8 +100,8 @@ def differences_table(differences: pd.DataFrame) -> list[str]:
         lines.append(f"| {condition(group.iloc[0])} | {' | '.join(cells)} |")
     slope = (" (the slope: accuracy change from relabelling all to pruning all, on a least-squares line over the "
              "shares, per seed)") if SLOPE in names else ""
-    return ["Paired differences in test accuracy, within each seed: mean [95 % t-interval of the mean over the "
-            f"seeds], **bold** where the interval excludes 0{slope}:", "", *lines]
+    return ["Paired differences in test accuracy, within each seed: mean [95 % interval of the mean over "
+            f"{over}], **bold** where the interval excludes 0{slope}:", "", *lines]
 
 
 def difference_cell(row: pd.Series) -> str:
@@ -148,10 +160,10 @@ def render(params: Params, metrics: Path = Path("metrics"), plots: Path = Path("
         folder = plots / name
         data = json.loads((folder / "data.json").read_text())
         results = pd.read_csv(folder / "results.csv")
-        differences = pd.read_csv(folder / "differences.csv")
+        differences, over = with_paired_intervals(pd.read_csv(folder / "differences.csv"), folder)
         detection = pd.read_csv(folder / "detection.csv")
         lines += ["", f"#### {TITLES.get(name, name)}", "", data_line(name, data), "", *accuracy_table(results), "",
-                  *differences_table(differences), "", *detection_table(detection)]
+                  *differences_table(differences, over), "", *detection_table(detection)]
         if name == "fashion_mnist":
             table = study_table(results)
             lines += ["", *table] if table else []
