@@ -64,7 +64,8 @@ def timed_repro(cwd: Path, name: str) -> int:
     status = subprocess.run(["dvc", "repro"], cwd=cwd, env={**ENV, "LABELSWEEP_TIMINGS": str(timings)}).returncode
     wall = time.time() - start
     params = yaml.safe_load((cwd / "params.yaml").read_text())
-    grid = {key: params.get(key) for key in ("datasets", "noise", "thresholds", "runs", "study", "strategies")}
+    grid = {key: params.get(key) for key in ("datasets", "noise", "thresholds", "runs", "study", "strategies",
+                                             "real_errors")}
     (OUT / f"{name}.json").write_text(json.dumps({"machine": machine(), "wall_s": wall, "start": start,
                                                   "returncode": status, "grid": grid}, indent=2))
     print(f"{name}: {wall:.0f} s, dvc repro exit status {status}")
