@@ -156,3 +156,13 @@ def test_the_plot_stage_writes_the_paired_and_judged_tables_from_the_predictions
     assert (row["mean"], row.ci_low, row.ci_high) == pytest.approx((expected.mean, expected.low, expected.high))
     assert set(pd.read_csv(out / "judged.csv").quantity) == {"drop", "gain", "slope", "excess", "memorised"}
     assert (out / "alternatives.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_alternatives_figure_says_so_when_the_grid_ran_none():
+    from labelsweep.analysis.figures import draw_alternatives
+
+    gain = paired.VERSUS_BASELINE.format(paired.PRUNE_ALL_NAME)
+    table = pd.DataFrame({"noise_level": [0.2, 0.4], "noise_kind": ["symmetric"] * 2, "regime": ["default"] * 2,
+                          "comparison": [gain] * 2, "mean": [0.01, 0.02], "ci_low": [0.0, 0.01],
+                          "ci_high": [0.02, 0.03], "n": [5, 5]})
+    assert "no robust alternative in this grid" in draw_alternatives(table, "toy").get_suptitle()

@@ -131,8 +131,10 @@ def draw_alternatives(paired: pd.DataFrame, name: str) -> plt.Figure:
                [paired_module.PRUNE_ALL_NAME, *(cell.header for cell in paired_module.alternatives())]]
     table = paired[paired.comparison.isin(options)]
     table = table.assign(order=table.comparison.map(options.index)).sort_values("order", kind="stable")
-    return draw_differences(with_panels(table) if len(table) else table, name,
-                            "clean, train robustly, or both? Accuracy minus the baseline's (seeds and test images)")
+    title = "clean, train robustly, or both? Accuracy minus the baseline's (seeds and test images)"
+    if not table.comparison.isin(options[1:]).any():  # the grid ran none of them (docs/rerun.md's experiment does)
+        title = "cleanlab's prune-all minus the baseline (seeds and test images); no robust alternative in this grid"
+    return draw_differences(with_panels(table) if len(table) else table, name, title)
 
 
 def draw_counts(bars: pd.DataFrame, name: str) -> plt.Figure:
