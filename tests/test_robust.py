@@ -180,7 +180,8 @@ def test_a_tiny_dvc_grid_trains_the_alternatives_and_the_matrix_kind(tmp_path):
 
     params = tiny_custom_params(yaml.safe_load((ROOT / "params.yaml").read_text()), images)
     grid = {"noise_kinds": ["symmetric", "matrix"], "regimes": ["default"], "seeds": [0]}
-    params.update(noise=[0.2], runs=grid, study={"noise": [0.2], **grid, "thresholds": [0.0, 1.0]})
+    params.update(noise=[0.2], runs=grid, study={"noise": [0.2], **grid, "thresholds": [0.0, 1.0]},
+                  strategies=[*params["strategies"], *ROBUST])  # the alternatives are out of the default grid
     params["noise_matrix"]["frac_zero_noise_rates"] = 0.4
     project = make_project(tmp_path / "project", params)
     dvc(project, "repro", UPTO)
