@@ -5,6 +5,10 @@ study   the default study (params.yaml as committed): one `dvc repro` in the rep
         study_timings.jsonl. Its outputs are the project's results (dvc.lock, metrics/, plots/).
 study-finish  a second, timed `dvc repro` after `study` (what a failed stage or a code change left out of
         date); writes bench/out/study_finish.json and study_finish_timings.jsonl.
+study-resume  after a `study` cut off before it ended (a session's end kills it; DVC's run-cache keeps every stage
+        it finished): `dvc repro` again, its stages timed into the same study_timings.jsonl, and study.json written
+        with the whole run's elapsed time, the cut part's (from study_started.json to the end of its last finished
+        stage: the stage it was killed in is not counted) plus the resumed part's, both recorded.
 sweep   the seed's sweep (SEED_GRID: 11 noise levels x 11 thresholds, one run each, no added
         strategies), the speed benchmark: the same, in a scratch clone of the committed code; writes
         bench/out/sweep.json and sweep_timings.jsonl.
@@ -61,6 +65,7 @@ def timed_repro(cwd: Path, name: str) -> int:
     timings = OUT / f"{name}_timings.jsonl"
     timings.unlink(missing_ok=True)
     start = time.time()
+    (OUT / f"{name}_started.json").write_text(json.dumps({"start": start, "machine": machine()}, indent=2))
     status = subprocess.run(["dvc", "repro"], cwd=cwd, env={**ENV, "LABELSWEEP_TIMINGS": str(timings)}).returncode
     wall = time.time() - start
     params = yaml.safe_load((cwd / "params.yaml").read_text())
@@ -95,6 +100,36 @@ def study() -> None:
         target = ROOT / path
         shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
     sys.exit(timed_repro(ROOT, "study"))
+
+
+def study_resume() -> None:
+    """`dvc repro` after a cut-off `study` (module doc): the whole run's elapsed time from both parts' records."""
+    started = json.loads((OUT / "study_started.json").read_text())
+    timings = OUT / "study_timings.jsonl"
+    cut_end = max(json.loads(line)["end"] for line in timings.read_text().splitlines())
+    start = time.time()
+    status = subprocess.run(["dvc", "repro"], cwd=ROOT, env={**ENV, "LABELSWEEP_TIMINGS": str(timings)}).returncode
+    resumed = time.time() - start
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    grid = {key: params.get(key) for key in ("datasets", "noise", "thresholds", "runs", "study", "strategies",
+                                             "real_errors")}
+    parts = [{"start": started["start"], "end_of_last_stage": cut_end, "wall_s": cut_end - started["start"],
+              "cut": True}, {"start": start, "wall_s": resumed, "returncode": status}]
+    wall = sum(p["wall_s"] for p in parts)
+    record = {"machine": started["machine"], "wall_s": wall, "start": started["start"], "returncode": status,
+              "grid": grid, "parts": parts}
+    (OUT / "study.json").write_text(json.dumps(record, indent=2))
+    print(f"study: {wall:.0f} s in two parts, dvc repro exit status {status}")
+    sys.exit(status)
+
+
+def started_from_process(pid: str) -> None:
+    """study_started.json for a `study` begun before timed_repro wrote it: the process's start time, from /proc."""
+    ticks = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+    boot = next(float(line.split()[1]) for line in open("/proc/stat") if line.startswith("btime"))
+    start = boot + ticks / os.sysconf("SC_CLK_TCK")
+    (OUT / "study_started.json").write_text(json.dumps({"start": start, "machine": machine(), "pid": int(pid)},
+                                                       indent=2))
 
 
 def study_finish() -> None:
@@ -214,7 +249,10 @@ if __name__ == "__main__":
     command = sys.argv[1] if len(sys.argv) > 1 else ""
     if command == "short":
         short(sys.argv[2:])
-    elif command in ("study", "study-finish", "sweep", "report"):
-        {"study": study, "study-finish": study_finish, "sweep": sweep, "report": report}[command]()
+    elif command in ("study", "study-finish", "study-resume", "sweep", "report"):
+        {"study": study, "study-finish": study_finish, "study-resume": study_resume, "sweep": sweep,
+         "report": report}[command]()
+    elif command == "started-from-process":  # the pid of a running `bench/run.py study`
+        started_from_process(sys.argv[2])
     else:
         sys.exit(__doc__)
