@@ -186,9 +186,9 @@ def study_table() -> list[str]:
              f"measured {m['date']}{'' if status == 0 else f' (exit status {status})'}:", "",
              "| measurement | result | target |", "|---|---|---|",
              f"| elapsed | {run['wall_s'] / 60:.1f} min | ≤ 2.5 h (issue 27) |",
-             *[f"| … in two parts: cut off after {a['wall_s'] / 60:.1f} min (to the end of its last finished stage; "
-               f"the stage it was killed in is not counted), resumed from DVC's run-cache for {b['wall_s'] / 60:.1f} min "
-               "| | |" for a, b in [run["parts"]] if "parts" in run],
+             *[f"| … in two parts: cut off after {a['wall_s'] / 60:.1f} min (to the end of its last finished "
+               "stage; the stage it was killed in is not counted), resumed from DVC's run-cache for "
+               f"{b['wall_s'] / 60:.1f} min | | |" for a, b in ([run["parts"]] if "parts" in run else [])],
              f"| stage processes run | {len(records)} | |",
              f"| model fitting share (of the time in stage processes) | {100 * fit / in_stages:.0f} % | |",
              f"| peak memory of any stage | {max(r['peak_rss_mb'] for r in records) / 1024:.2f} GB | ≤ 3 GB |"]
