@@ -58,6 +58,13 @@ SEED_GRID = {
 }
 
 
+def recorded_grid(cwd: Path) -> dict:
+    """The settings of params.yaml that say which grid a timed repro ran (bench/report.py describes them)."""
+    params = yaml.safe_load((cwd / "params.yaml").read_text())
+    return {key: params.get(key) for key in ("datasets", "noise", "thresholds", "runs", "study", "strategies",
+                                             "real_errors")}
+
+
 def timed_repro(cwd: Path, name: str) -> int:
     """One `dvc repro` in `cwd` with every stage process timed into bench/out/<name>_timings.jsonl and its
     wall time into <name>.json; returns DVC's exit status."""
@@ -68,9 +75,7 @@ def timed_repro(cwd: Path, name: str) -> int:
     (OUT / f"{name}_started.json").write_text(json.dumps({"start": start, "machine": machine()}, indent=2))
     status = subprocess.run(["dvc", "repro"], cwd=cwd, env={**ENV, "LABELSWEEP_TIMINGS": str(timings)}).returncode
     wall = time.time() - start
-    params = yaml.safe_load((cwd / "params.yaml").read_text())
-    grid = {key: params.get(key) for key in ("datasets", "noise", "thresholds", "runs", "study", "strategies",
-                                             "real_errors")}
+    grid = recorded_grid(cwd)
     (OUT / f"{name}.json").write_text(json.dumps({"machine": machine(), "wall_s": wall, "start": start,
                                                   "returncode": status, "grid": grid}, indent=2))
     print(f"{name}: {wall:.0f} s, dvc repro exit status {status}")
@@ -110,9 +115,7 @@ def study_resume() -> None:
     start = time.time()
     status = subprocess.run(["dvc", "repro"], cwd=ROOT, env={**ENV, "LABELSWEEP_TIMINGS": str(timings)}).returncode
     resumed = time.time() - start
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    grid = {key: params.get(key) for key in ("datasets", "noise", "thresholds", "runs", "study", "strategies",
-                                             "real_errors")}
+    grid = recorded_grid(ROOT)
     parts = [{"start": started["start"], "end_of_last_stage": cut_end, "wall_s": cut_end - started["start"],
               "cut": True}, {"start": start, "wall_s": resumed, "returncode": status}]
     wall = sum(p["wall_s"] for p in parts)
