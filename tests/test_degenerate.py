@@ -15,6 +15,8 @@ import pandas as pd
 import pytest
 import yaml
 
+from labelsweep import strategies
+
 from .conftest import BIN, checkout, run_stage, save_runs, set_runs, stage_env, write_raw
 
 LABELS = np.arange(60) % 3
@@ -51,6 +53,9 @@ def test_a_level_where_cleanlab_flags_nothing(workdir):
     probability: NaN), and every cell -- the baseline, each threshold, keep_rest, perfect detection, random removal
     (as many pruned as flagged: none), the true labels, confident relabelling -- is the given labels unchanged."""
     set_runs(workdir, *ONE_RUN, study_at=[0.0])
+    settings = yaml.safe_load((workdir / "params.yaml").read_text())
+    settings["strategies"] = list(strategies.optional())  # every strategy, those out of the default grid too
+    (workdir / "params.yaml").write_text(yaml.safe_dump(settings, sort_keys=False))
     r = run_stage("inject_noise", workdir, "--dataset", "fashion_mnist", "--noise-level", "0.0", "--raw", "raw",
                   "--out", "noisy")
     assert r.returncode == 0, r.stderr
