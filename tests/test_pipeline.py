@@ -608,7 +608,7 @@ def test_the_fake_sweep_of_the_plot_tests_has_the_real_layout(custom, tmp_path):
     real = custom.project / "data" / "custom"
     write_sweep(tmp_path, "custom", custom.params["noise"], custom.params["thresholds"], samples=CUSTOM["train"],
                 plan=[runs.Run(*run, sweep=True, study=True) for run in CUSTOM["runs"]],  # tiny_study: both grids
-                regime_sizes={"small": CUSTOM["members"]["small"]})
+                regime_sizes={"small": CUSTOM["members"]["small"]}, strategies=custom.params["strategies"])
     fake = tmp_path / "data" / "custom"
     for level in custom.params["noise"]:
         for folder in (f"noisy/noise_{level}", f"issues/noise_{level}"):
