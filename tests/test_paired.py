@@ -165,4 +165,14 @@ def test_the_alternatives_figure_says_so_when_the_grid_ran_none():
     table = pd.DataFrame({"noise_level": [0.2, 0.4], "noise_kind": ["symmetric"] * 2, "regime": ["default"] * 2,
                           "comparison": [gain] * 2, "mean": [0.01, 0.02], "ci_low": [0.0, 0.01],
                           "ci_high": [0.02, 0.03], "n": [5, 5]})
-    assert "no robust alternative in this grid" in draw_alternatives(table, "toy").get_suptitle()
+    title = draw_alternatives(table, "toy").get_suptitle()  # wrapped to the figure's width
+    assert "no robust alternative in this grid" in " ".join(title.split())
+
+
+def test_a_one_seed_row_draws_no_error_bar_although_paired_csv_keeps_its_test_set_interval():
+    """The figures say what the claims say: a level with one seed is shown as a point, without the test-set-only
+    interval paired.csv keeps for it (no claim uses it)."""
+    from labelsweep.analysis.figures import interval_bars
+    table = pd.DataFrame({"mean": [0.01, 0.02], "ci_low": [0.0, 0.01], "ci_high": [0.02, 0.04], "n": [1, 3]})
+    np.testing.assert_allclose(interval_bars(table["mean"], table), [[0.0, 0.01], [0.0, 0.02]])
+    np.testing.assert_allclose(interval_bars(table["mean"], table.drop(columns="n")), [[0.01, 0.01], [0.01, 0.02]])

@@ -4,6 +4,7 @@ baseline (labelsweep.strategies: their kind) are drawn dashed."""
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -28,8 +29,11 @@ GALLERY_SIZE = 24
 
 def interval_bars(mean: pd.Series, table: pd.DataFrame) -> np.ndarray:
     """The error bars of `mean`: below and above it to the 95 % interval (table's ci_low, ci_high); none (0)
-    where there is no interval (one seed)."""
-    return np.nan_to_num(np.vstack([mean - table.ci_low, table.ci_high - mean]).astype(float), nan=0.0)
+    where there is no interval: one seed (paired.csv keeps a test-set-only interval there, which no claim uses)."""
+    one_seed = (table.n < 2).to_numpy() if "n" in table else np.zeros(len(table), dtype=bool)
+    bars = np.vstack([mean - table.ci_low, table.ci_high - mean]).astype(float)
+    bars[:, one_seed] = np.nan
+    return np.nan_to_num(bars, nan=0.0)
 
 
 def write_figure(fig: plt.Figure, path: Path) -> None:
@@ -118,8 +122,10 @@ def draw_differences(table: pd.DataFrame, name: str,
         ax.grid(alpha=0.3, axis="x")
     axes[0, 0].set_yticks(range(len(comparisons)), comparisons, fontsize=8)
     axes[0, 0].invert_yaxis()
-    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncol=len(levels), fontsize=8)
-    fig.suptitle(f"{name}: {title}")
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncol=min(len(levels), 6),
+               fontsize=8)
+    # Wrapped to the figure's width (about 9 title characters an inch), so that a narrow figure's title stays whole.
+    fig.suptitle(textwrap.fill(f"{name}: {title}", width=max(40, int(9 * fig.get_figwidth()))))
     return fig
 
 

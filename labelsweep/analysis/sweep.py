@@ -94,8 +94,8 @@ def draw_accuracy(lines: pd.DataFrame, name: str) -> plt.Figure:
     fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=3, fontsize=8)
     published = lines.series.str.startswith(PUBLISHED).any()
     squares = "squares: the original study's numbers; " if published else ""
-    fig.suptitle(f"{name}, the seed's sweep: test accuracy vs injected noise ({squares}bars: 95 % intervals over "
-                 "the seeds)")
+    fig.suptitle(f"{name}, the seed's sweep: test accuracy vs injected noise\n({squares}bars: 95 % "
+                 "intervals over the seeds)")
     return fig
 
 
