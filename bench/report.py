@@ -198,6 +198,7 @@ def study_table() -> list[str]:
         lines.append(f"| {name}: time in its {len(rs)} stage processes (of which fitting) "
                      f"| {sum(r['wall_s'] for r in rs) / 60:.1f} min ({sum(r['fit_s'] for r in rs) / 60:.1f} min) | |")
     lines += sweep_part_rows(records, run.get("grid")) + own_labels_rows(records, recorded)
+    lines += addition_rows(records, run["wall_s"])
     if finish:
         reran = [json.loads(line)["stage"] for line in (OUT / "study_finish_timings.jsonl").read_text().splitlines()]
         kinds = ", ".join(f"{kind} × {reran.count(kind)}" for kind in dict.fromkeys(reran))
@@ -217,6 +218,30 @@ def own_labels_rows(records: list[dict], grid: dict | None) -> list[str]:
                     f"(of which fitting) | {sum(r['wall_s'] for r in rs) / 60:.1f} min "
                     f"({sum(r['fit_s'] for r in rs) / 60:.1f} min) | |")
     return rows
+
+
+ADDITION = OUT / "study_robust_timings.jsonl"  # the stages the `robust` experiment reran (LABELSWEEP_TIMINGS)
+
+
+def addition_rows(records: list[dict], wall_s: float) -> list[str]:
+    """The robust alternatives, added to the default after the run of record by the `robust` experiment of
+    docs/rerun.md on its cache: what that reran, and the alternatives' own cost, the `train_eval` processes it reran
+    (which train every cell of their level) less the same processes in the run of record."""
+    if not ADDITION.exists():
+        return []
+    added = [json.loads(line) for line in ADDITION.read_text().splitlines()]
+    kinds = [r["stage"] for r in added]
+    before = {tuple(r["args"]): r["wall_s"] for r in records if r["stage"] == "train_eval"}
+    retrained = [r for r in added if r["stage"] == "train_eval" and tuple(r["args"]) in before]
+    cost = sum(r["wall_s"] - before[tuple(r["args"])] for r in retrained)
+    return [f"| then the robust alternatives, added to the default by the `robust` experiment (docs/rerun.md) on "
+            f"this run's cache: its {len(added)} stage processes "
+            f"({', '.join(f'{k} × {kinds.count(k)}' for k in dict.fromkeys(kinds))}) "
+            f"| {sum(r['wall_s'] for r in added) / 60:.1f} min | |",
+            f"| … the alternatives' own cost: those {len(retrained)} `train_eval` processes less the same ones "
+            f"above | {cost / 60:+.1f} min | |",
+            f"| the default grid with them, estimated: the elapsed time above plus that cost "
+            f"| {(wall_s + cost) / 60:.1f} min | ≤ 2.5 h (issue 27) |"]
 
 
 def sweep_part_rows(records: list[dict], grid: dict | None) -> list[str]:

@@ -81,19 +81,27 @@ def test_holm_adjusted_is_monotone_and_capped():
     np.testing.assert_allclose(holm_adjusted(p), [0.04, 0.09, 0.09, 0.5])
 
 
-def test_the_robust_block_claims_a_difference_only_where_the_interval_excludes_zero(robust_strategy):
+def test_the_robust_block_claims_a_difference_only_where_holm_rejects_zero(robust_strategy):
     versus_base, versus_pruned = (form.format("toy robust") for form in (paired.VERSUS_BASELINE,
                                                                          paired.VERSUS_PRUNE_ALL))
     resolved = table([(GAIN, 0.02, 0.01, 0.03, 0.001), (versus_base, 0.03, 0.02, 0.04, 0.001),
                       (versus_pruned, 0.01, 0.002, 0.018, 0.01)])
     text = "\n".join(paired_claims.robust_claims(resolved))
+    assert "Holm's correction over the dataset's 3 comparisons" in text
     assert ("above the baseline: cleanlab (prune all), toy robust; above cleanlab's prune-all: toy robust." in text)
-    assert "toy robust: above the baseline by +0.030 [+0.020, +0.040], above prune-all by +0.010" in text
-    unresolved = table([(GAIN, 0.02, 0.01, 0.03, 0.001), (versus_base, 0.03, 0.02, 0.04, 0.001),
-                        (versus_pruned, 0.01, -0.002, 0.022, 0.1)])
-    text = "\n".join(paired_claims.robust_claims(unresolved))
+    assert ("toy robust: above the baseline by +0.030 [+0.020, +0.040] (Holm-adjusted p = 0.003), above prune-all "
+            "by +0.010 [+0.002, +0.018] (Holm-adjusted p = 0.010)") in text
+    # the raw interval against prune-all excludes 0, but Holm's correction over the four does not reject it
+    borderline = table([(GAIN, 0.02, 0.01, 0.03, 0.001), (versus_base, 0.03, 0.02, 0.04, 0.001),
+                        (versus_pruned, 0.01, 0.001, 0.019, 0.03), ("prune all − relabel all", 0, -0.01, 0.01, 0.6)])
+    assert borderline.excludes_zero.iloc[2] and not borderline.holm_rejects.iloc[2]
+    text = "\n".join(paired_claims.robust_claims(borderline))
     assert "above cleanlab's prune-all: none." in text
-    assert "no difference from prune-all detected +0.010 [−0.002, +0.022]" in text
+    assert "no difference from prune-all detected +0.010 [+0.001, +0.019] (Holm-adjusted p = 0.060)" in text
+    below = table([(GAIN, 0.02, 0.01, 0.03, 0.001), (versus_base, -0.03, -0.04, -0.02, 0.001)])
+    assert "toy robust: below the baseline by −0.030" in "\n".join(paired_claims.robust_claims(below))
+    one_seed_only = table([(GAIN, 0.02, 0.01, 0.03, 0.001), (versus_base, 0.03, 0.02, 0.04, 0.001)], n=1)
+    assert "above the baseline: none;" in "\n".join(paired_claims.robust_claims(one_seed_only))
     assert paired_claims.robust_claims(resolved[resolved.comparison == GAIN]) == [paired_claims.NOT_IN_GRID]
 
 

@@ -53,12 +53,14 @@ def test_the_registry_holds_the_alternatives_with_their_training_settings():
         training.loss_for(strategies.STRATEGIES[name].training)  # a loss the selector knows
     assert strategies.STRATEGIES[strategies.GCE].training == {"loss": "gce", "q": 0.7}
     assert strategies.STRATEGIES[strategies.EARLY_STOPPING].training == {"early_stopping": True}
-    # out of the default grid for the budget; docs/rerun.md's experiment adds every one back, to the study and to the
-    # Roman numerals' own labels, and params.yaml accepts them
+    # in the default grid, to the study and to the Roman numerals' own labels, as docs/rerun.md's experiment added
+    # them after the run of record; and params.yaml accepts that experiment's settings
     command = " ".join((ROOT / "docs" / "rerun.md").read_text().split("<!-- robust experiment -->")[1].split())
     added = {key: value.strip("[]").split(", ") for key, value in re.findall(r"-S '([\w.]+)=(\[[^]]*\])'", command)}
     assert set(ROBUST) <= set(added["strategies"]) and set(ROBUST) <= set(added["real_errors.strategies"])
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    assert params["strategies"] == added["strategies"]
+    assert params["real_errors"]["strategies"] == added["real_errors.strategies"]
     params["strategies"], params["real_errors"]["strategies"] = added["strategies"], added["real_errors.strategies"]
     assert parse(params).strategies == added["strategies"]
 
@@ -181,7 +183,7 @@ def test_a_tiny_dvc_grid_trains_the_alternatives_and_the_matrix_kind(tmp_path):
     params = tiny_custom_params(yaml.safe_load((ROOT / "params.yaml").read_text()), images)
     grid = {"noise_kinds": ["symmetric", "matrix"], "regimes": ["default"], "seeds": [0]}
     params.update(noise=[0.2], runs=grid, study={"noise": [0.2], **grid, "thresholds": [0.0, 1.0]},
-                  strategies=[*params["strategies"], *ROBUST])  # the alternatives are out of the default grid
+                  strategies=list(dict.fromkeys([*params["strategies"], *ROBUST])))  # every alternative, once
     params["noise_matrix"]["frac_zero_noise_rates"] = 0.4
     project = make_project(tmp_path / "project", params)
     dvc(project, "repro", UPTO)

@@ -109,13 +109,17 @@ def draw_differences(table: pd.DataFrame, name: str,
         return empty_figure(f"{name}: {title}", "no comparison: the grid has none of the cells they compare")
     panels, comparisons = list(dict.fromkeys(table.panel)), list(dict.fromkeys(table.comparison))
     levels = sorted(table.noise_percent.unique())
-    fig, axes = panel_grid(panels, height=0.45 * len(comparisons) + 1.2, width=4.0, sharey=True, sharex=True)
+    # A comparison's row holds one point per level, spread within the row so that no point crosses into the next.
+    step = min(0.25, 0.8 / len(levels))
+    fig, axes = panel_grid(panels, height=max(0.45, 0.12 * len(levels)) * len(comparisons) + 1.2, width=4.0,
+                           sharey=True, sharex=True)
     for ax, name_of_panel in zip(axes[0], panels):
         for i, level in enumerate(levels):
             part = table[(table.panel == name_of_panel) & (table.noise_percent == level)]
-            y = np.array([comparisons.index(c) for c in part.comparison]) + 0.25 * (i - (len(levels) - 1) / 2)
+            y = np.array([comparisons.index(c) for c in part.comparison]) + step * (i - (len(levels) - 1) / 2)
+            colour = f"C{i}" if len(levels) <= 10 else plt.get_cmap("tab20")(i)  # 10 colours in the default cycle
             ax.errorbar(part["mean"], y, xerr=interval_bars(part["mean"], part), fmt="o", ms=4, capsize=2,
-                        color=f"C{i}", label=f"{level:g} % noise")
+                        color=colour, label=f"{level:g} % noise")
         ax.axvline(0, color="grey", lw=0.8)
         ax.set_xlabel("accuracy difference (mean, 95 % interval)")
         ax.set_title(name_of_panel, fontsize=9)

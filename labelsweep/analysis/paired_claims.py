@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from labelsweep.analysis import judged
-from labelsweep.analysis.claim import HIGHER, LOWER, NO_INTERVAL, NONE, Claim, condition_name
+from labelsweep.analysis.claim import Claim, condition_name
 from labelsweep.analysis.intervals import seeds_needed
 from labelsweep.analysis.paired import PRUNE_ALL_NAME, VERSUS_BASELINE, VERSUS_PRUNE_ALL, alternatives
 from labelsweep.analysis.summary import CONDITION, CONFIDENCE, TITLES
@@ -33,13 +33,6 @@ def claim_of(row: pd.Series | dict) -> Claim:
     return Claim(row["comparison"], condition_name(row), row["mean"], low, high, int(row["n"]))
 
 
-def against(claim: Claim, what: str) -> str:
-    """How `claim` (A − B) reads against B = `what`, its direction decided by :attr:`Claim.direction` alone."""
-    return {HIGHER: f"above {what} by {claim.value()}", LOWER: f"below {what} by {claim.value()}",
-            NONE: f"no difference from {what} detected {claim.value()}",
-            NO_INTERVAL: f"{claim.value()} against {what} (one seed: none claimed)"}[claim.direction]
-
-
 def holm_verdict(row: pd.Series | dict) -> str:
     """The verdict after Holm's correction, with its adjusted p-value."""
     if row["n"] < 2:
@@ -48,16 +41,30 @@ def holm_verdict(row: pd.Series | dict) -> str:
     return f"{word} (Holm-adjusted p = {row['p_holm']:.3f})"
 
 
+def versus(row: pd.Series | dict, what: str) -> tuple[bool, str]:
+    """Whether A − B (`row`) lies above B = `what` after Holm's correction over the dataset's comparisons, and how
+    it reads: the raw interval, and the Holm-adjusted p-value that decides."""
+    claim = claim_of(row)
+    if row["n"] < 2:
+        return False, f"{claim.value()} against {what} (one seed: none claimed)"
+    if not row["holm_rejects"]:
+        return False, f"no difference from {what} detected {claim.value()} (Holm-adjusted p = {row['p_holm']:.3f})"
+    side = "above" if row["mean"] > 0 else "below"
+    return side == "above", f"{side} {what} by {claim.value()} (Holm-adjusted p = {row['p_holm']:.3f})"
+
+
 def robust_claims(paired: pd.DataFrame) -> list[str]:
     """Per condition, each robust-training alternative against the baseline and cleanlab's prune-all, and which
-    options lie above the baseline and above prune-all (a difference only where its interval excludes 0)."""
+    options lie above the baseline and above prune-all: a difference only where Holm's correction over the
+    dataset's comparisons rejects 0 (the README's verdicts are Holm-corrected), the raw interval beside it."""
     headers = [cell.header for cell in alternatives()]
     names = {VERSUS_BASELINE.format(h) for h in headers}
     if not names & set(paired.comparison):
         return [NOT_IN_GRID]
     lines = ["Cleaning (cleanlab's prune-all), training robustly, or both, against the baseline and against "
-             f"prune-all: mean [{100 * CONFIDENCE:g} % interval over the seeds and the test images]; a difference "
-             "only where the interval excludes 0."]
+             f"prune-all: mean [raw {100 * CONFIDENCE:g} % interval over the seeds and the test images]; a "
+             f"difference only where Holm's correction over the dataset's {int((paired.n >= 2).sum())} comparisons "
+             "rejects 0."]
     for _, group in paired.groupby(CONDITION, sort=False):
         rows = {r["comparison"]: r for r in group.to_dict("records")}
         options = {PRUNE_ALL_NAME: rows.get(VERSUS_BASELINE.format(PRUNE_ALL_NAME))}
@@ -66,14 +73,13 @@ def robust_claims(paired: pd.DataFrame) -> list[str]:
         for option, row in options.items():
             if row is None:
                 continue
-            versus = claim_of(row)
-            above_base += [option] if versus.direction == HIGHER else []
-            text = f"{option}: {against(versus, 'the baseline')}"
+            above, text = versus(row, "the baseline")
+            above_base += [option] if above else []
             if VERSUS_PRUNE_ALL.format(option) in rows:
-                versus = claim_of(rows[VERSUS_PRUNE_ALL.format(option)])
-                above_pruned += [option] if versus.direction == HIGHER else []
-                text += f", {against(versus, 'prune-all')}"
-            parts.append(text)
+                above, against_pruned = versus(rows[VERSUS_PRUNE_ALL.format(option)], "prune-all")
+                above_pruned += [option] if above else []
+                text += f", {against_pruned}"
+            parts.append(f"{option}: {text}")
         if len(parts) < 2:
             continue
         answer = (f"above the baseline: {', '.join(above_base) or 'none'}; above cleanlab's prune-all: "
