@@ -57,7 +57,11 @@ def variants() -> dict:
     from labelsweep import training
 
     old = training_before()
-    return {"before (fp32, NCHW)": (old.fit, old.predict_proba, {}),
+
+    def fit_before(images, labels, classes, train, seed, **kwargs):  # the code before took the settings as a dict
+        return old.fit(images, labels, classes, train.model_dump(), seed, **kwargs)
+
+    return {"before (fp32, NCHW)": (fit_before, old.predict_proba, {}),
             "fp32, channels-last": (training.fit, training.predict_proba, {"precision": "fp32"}),
             "bf16 autocast, channels-last": (training.fit, training.predict_proba, {"precision": "bf16"})}
 
