@@ -36,6 +36,11 @@ def interval_bars(mean: pd.Series, table: pd.DataFrame) -> np.ndarray:
     return np.nan_to_num(bars, nan=0.0)
 
 
+def colour(i: int, n: int) -> object:
+    """The i-th of n series' colour: matplotlib's default cycle, or 20 colours where it would repeat (it has 10)."""
+    return f"C{i}" if n <= 10 else plt.get_cmap("tab20")(i % 20)
+
+
 def write_figure(fig: plt.Figure, path: Path) -> None:
     with artifacts.atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=100, metadata={"Software": None})
@@ -70,7 +75,7 @@ def draw_accuracy(lines: pd.DataFrame, name: str) -> plt.Figure:
             ax.errorbar(line.noise_percent + (i - len(strategies) / 2) * step, line.test_accuracy,
                         yerr=interval_bars(line.test_accuracy, line),
                         marker="o", ms=3.5, capsize=2, lw=1.2, ls="--" if strategy in dashed else "-", label=strategy,
-                        color=f"C{i}")
+                        color=colour(i, len(strategies)))
         ax.set_xticks(sorted(lines.noise_percent.unique()))
         ax.set_xlabel(f"{NOISE_AXIS}\n(each strategy's points shifted sideways a little, to be told apart)", fontsize=9)
         ax.set_title(name_of_panel, fontsize=10)
@@ -117,9 +122,8 @@ def draw_differences(table: pd.DataFrame, name: str,
         for i, level in enumerate(levels):
             part = table[(table.panel == name_of_panel) & (table.noise_percent == level)]
             y = np.array([comparisons.index(c) for c in part.comparison]) + step * (i - (len(levels) - 1) / 2)
-            colour = f"C{i}" if len(levels) <= 10 else plt.get_cmap("tab20")(i)  # 10 colours in the default cycle
             ax.errorbar(part["mean"], y, xerr=interval_bars(part["mean"], part), fmt="o", ms=4, capsize=2,
-                        color=colour, label=f"{level:g} % noise")
+                        color=colour(i, len(levels)), label=f"{level:g} % noise")
         ax.axvline(0, color="grey", lw=0.8)
         ax.set_xlabel("accuracy difference (mean, 95 % interval)")
         ax.set_title(name_of_panel, fontsize=9)
