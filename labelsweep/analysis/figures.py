@@ -80,8 +80,9 @@ def draw_accuracy(lines: pd.DataFrame, name: str) -> plt.Figure:
         ax.set_xlabel(f"{NOISE_AXIS}\n(each strategy's points shifted sideways a little, to be told apart)", fontsize=9)
         ax.set_title(name_of_panel, fontsize=10)
         ax.grid(alpha=0.3)
-    axes[0, 0].set_ylabel("test accuracy (mean and 95 % interval over seeds)")
-    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncol=4, fontsize=8)
+    axes[0, 0].set_ylabel("test accuracy\n(mean and 95 % interval over seeds)")
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncol=min(4, len(panels) + 1),
+               fontsize=8)  # no wider than the panels: a legend column is about as wide as a panel's half
     fig.suptitle(f"{name}: test accuracy by strategy")
     return fig
 
