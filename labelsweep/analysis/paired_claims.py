@@ -21,9 +21,10 @@ from labelsweep.analysis.text import interval, num
 from labelsweep.strategies import PRUNE_ALL
 
 TOPICS = ("judged", "robust", "own_labels", "power", "prune_vs_baseline_holm")
-NOT_YET = "(Needs the per-image results of the next run of record: the committed results have no {}.)"
-NOT_IN_GRID = ("(The committed results hold no robust-training alternative: they are out of the default grid for its "
-               "budget. The `robust` experiment of docs/rerun.md adds them, and this block then compares them.)")
+NOT_YET = "(Not in these results: they have no {}.)"  # a grid without the cells, or results from before paired.csv
+NOT_IN_GRID = ("(These results hold no robust-training alternative: their grid's `strategies` named none. With "
+               "early_stopping, gce, label_smoothing or gce_prune_all in `strategies` (params.yaml, the default), this "
+               "block compares them.)")
 POWER_DIFFERENCE, POWER_TARGET = 0.01, 0.8
 
 
