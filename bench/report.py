@@ -192,13 +192,14 @@ def study_table() -> list[str]:
              f"| stage processes run | {len(records)} | |",
              f"| model fitting share (of the time in stage processes) | {100 * fit / in_stages:.0f} % | |",
              f"| peak memory of any stage | {max(r['peak_rss_mb'] for r in records) / 1024:.2f} GB | ≤ 3 GB |"]
-    datasets = dict.fromkeys(a.split("/")[1] for r in records for a in r["args"] if a.startswith("data/"))
+    datasets = dict.fromkeys(a.split("/")[1] for r in records for a in r["args"] if a.count("/") > 1
+                             and a.startswith("data/"))  # data/<dataset>/..., not data/checked.txt
     for name in datasets:
         rs = [r for r in records if f"data/{name}/" in " ".join(r["args"])]
         lines.append(f"| {name}: time in its {len(rs)} stage processes (of which fitting) "
                      f"| {sum(r['wall_s'] for r in rs) / 60:.1f} min ({sum(r['fit_s'] for r in rs) / 60:.1f} min) | |")
     lines += sweep_part_rows(records, run.get("grid")) + own_labels_rows(records, recorded)
-    lines += addition_rows(records, run["wall_s"])
+    lines += addition_rows()
     if finish:
         reran = [json.loads(line)["stage"] for line in (OUT / "study_finish_timings.jsonl").read_text().splitlines()]
         kinds = ", ".join(f"{kind} × {reran.count(kind)}" for kind in dict.fromkeys(reran))
@@ -220,28 +221,25 @@ def own_labels_rows(records: list[dict], grid: dict | None) -> list[str]:
     return rows
 
 
-ADDITION = OUT / "study_robust_timings.jsonl"  # the stages the `robust` experiment reran (LABELSWEEP_TIMINGS)
+EARLIER = OUT / "2026-12-04"  # the run of record of 2026-12-04 and the `robust` experiment on its cache
 
 
-def addition_rows(records: list[dict], wall_s: float) -> list[str]:
-    """The robust alternatives, added to the default after the run of record by the `robust` experiment of
-    docs/rerun.md on its cache: what that reran, and the alternatives' own cost, the `train_eval` processes it reran
-    (which train every cell of their level) less the same processes in the run of record."""
-    if not ADDITION.exists():
+def addition_rows() -> list[str]:
+    """What the robust alternatives cost, as measured when they were added to the default grid: the `robust`
+    experiment of 2026-12-04 (docs/rerun.md) reran, on that day's run of record's cache, the `train_eval` processes
+    of the levels with study runs (which train every cell of their level); their time less the same processes'
+    in that run of record (which trained the same cells less the alternatives) is the alternatives' own."""
+    added_file, before_file = EARLIER / "robust_timings.jsonl", EARLIER / "study_timings.jsonl"
+    if not (added_file.exists() and before_file.exists()):
         return []
-    added = [json.loads(line) for line in ADDITION.read_text().splitlines()]
-    kinds = [r["stage"] for r in added]
-    before = {tuple(r["args"]): r["wall_s"] for r in records if r["stage"] == "train_eval"}
+    added = [json.loads(line) for line in added_file.read_text().splitlines()]
+    before = {tuple(r["args"]): r["wall_s"] for r in map(json.loads, before_file.read_text().splitlines())
+              if r["stage"] == "train_eval"}
     retrained = [r for r in added if r["stage"] == "train_eval" and tuple(r["args"]) in before]
     cost = sum(r["wall_s"] - before[tuple(r["args"])] for r in retrained)
-    return [f"| then the robust alternatives, added to the default by the `robust` experiment (docs/rerun.md) on "
-            f"this run's cache: its {len(added)} stage processes "
-            f"({', '.join(f'{k} × {kinds.count(k)}' for k in dict.fromkeys(kinds))}) "
-            f"| {sum(r['wall_s'] for r in added) / 60:.1f} min | |",
-            f"| … the alternatives' own cost: those {len(retrained)} `train_eval` processes less the same ones "
-            f"above | {cost / 60:+.1f} min | |",
-            f"| the default grid with them, estimated: the elapsed time above plus that cost "
-            f"| {(wall_s + cost) / 60:.1f} min | ≤ 2.5 h (issue 27) |"]
+    return [f"| the robust alternatives' own cost, as measured when they joined the default grid (2026-12-04, "
+            f"bench/out/2026-12-04/): {len(retrained)} `train_eval` processes with them less the same ones without, "
+            f"at that grid's study levels and the Roman numerals' 0 % | {cost / 60:+.1f} min | |"]
 
 
 def sweep_part_rows(records: list[dict], grid: dict | None) -> list[str]:
@@ -251,19 +249,25 @@ def sweep_part_rows(records: list[dict], grid: dict | None) -> list[str]:
     if not grid or not grid.get("study"):
         return []
     study_levels = {str(level) for level in grid["study"]["noise"]}
-    outside = [str(level) for level in grid["noise"] if str(level) not in study_levels]
+    # 0 % holds the datasets' own labels' runs where `real_errors` names any: not a sweep level alone either
+    own = {"0.0"} if (grid.get("real_errors") or {}).get("datasets") else set()
+    outside = [str(level) for level in grid["noise"] if str(level) not in study_levels | own]
     if not outside:
         return []
     seconds = {level: sum(r["wall_s"] for r in records if noise_level_of(r) == level)
                for level in [*outside, *study_levels]}
     per_level = sum(seconds[level] for level in outside) / len(outside)
     study_extra = sum(seconds[level] - per_level for level in study_levels)
-    return [f"| the seed's sweep: its {len(outside)} levels outside the study (stage processes, both datasets) "
+    kinds = len(grid["study"]["noise_kinds"])
+    return [f"| the seed's sweep: its {len(outside)} levels outside the study and the own labels (stage processes, "
+            f"both datasets) "
             f"| {sum(seconds[level] for level in outside) / 60:.1f} min | |",
             f"| … its part of the run: that per level × {len(grid['noise'])} levels | "
             f"{per_level * len(grid['noise']) / 60:.1f} min | ≤ 30 min |",
-            f"| the study: what its {len(study_levels)} levels took beyond a sweep level "
-            f"| {study_extra / 60:.1f} min | |"]
+            f"| the study: what its {len(study_levels)} level(s) took beyond a sweep level "
+            f"| {study_extra / 60:.1f} min | |",
+            f"| … a noise kind more in the study (such as each of the `matrix` kind's sparsities), estimated: that ÷ "
+            f"its {kinds} noise kinds | {study_extra / kinds / 60:.1f} min | |"]
 
 
 BEGIN, END = "<!-- bench/run.py report: begin -->", "<!-- bench/run.py report: end -->"

@@ -116,47 +116,49 @@ def dvc_id(plot_id: str) -> str:
     return plot_id.translate({ord(c): "_" for c in r"!@#$%^&*()[]{};,<>?\/:.|`~=_+ "})
 
 
-def check(page: Path, expect: list[str], screenshot: Path | None) -> list[str]:
-    source = page.read_text(encoding="utf-8")
-    charts = set(re.findall(r"vegaEmbed\('#([^']+)'", source))
-    dom = chromium(page, f"--window-size={WIDTH},1000", "--dump-dom")
-    root = Tree(dom).root
-    html = next((n for n in root.walk() if n.tag == "html"), root)
+def page_problems(html: Node, dom: str) -> list[str]:
+    """What the page's own script reported: whether it finished drawing, its errors and warnings."""
     problems = []
     state = html.attrs.get("data-plots-state")
     if state != "done":
         problems.append(f"the page did not finish drawing (data-plots-state={state!r}; is it rendered with "
                         ".dvc/plots/page.html, and its JavaScript installed by make setup?)")
-    box = next((n for n in root.walk() if n.attrs.get("id") == "plots-errors"), None)
     errors = int(html.attrs.get("data-plots-errors", "0") or 0)
     if errors:
         text = re.search(r'id="plots-errors"[^>]*>(.*?)</div>', dom, re.S)
         problems.append(f"{errors} JavaScript error(s): {text.group(1).strip() if text else '?'}")
-    problems += [f"JavaScript warning: {w}" for w in json.loads(html.attrs.get("data-plots-warnings", "[]") or "[]")]
-    body = next((n for n in root.walk() if n.tag == "body"), root)
-    figures = [n for n in body.children if n.tag == "div" and n.attrs.get("id") and n is not box]
-    for figure in figures:
-        name = figure.attrs["id"]
-        if name in charts:
-            svgs = [n for n in figure.walk() if n.tag == "svg"]
-            marks = [child for n in figure.walk() if "role-mark" in n.classes() and "mark-group" not in n.classes()
-                     for child in n.children]
-            nan = [n for n in figure.walk() if any("NaN" in v for v in n.attrs.values())]
-            if not svgs:
-                problems.append(f"{name}: blank, no chart drawn")
-            elif not marks:
-                problems.append(f"{name}: a chart without any marks (no data drawn)")
-            if nan:
-                problems.append(f"{name}: {len(nan)} element(s) with NaN coordinates")
-        else:
-            images = [n.attrs.get("src", "") for n in figure.walk() if n.tag == "img"]
-            if not images:
-                problems.append(f"{name}: neither a chart nor an image")
-            for src in images:
-                path = page.parent / src
-                if src.startswith("data:") or not path.is_file() or path.read_bytes()[:4] != b"\x89PNG":
-                    problems.append(f"{name}: image {src} is not a PNG file next to the page")
-    ids = [f.attrs["id"] for f in figures]
+    return problems + [f"JavaScript warning: {w}" for w in json.loads(html.attrs.get("data-plots-warnings", "[]")
+                                                                       or "[]")]
+
+
+def figure_problems(page: Path, figure: Node, charts: set[str]) -> list[str]:
+    """A chart must be drawn with marks and no NaN coordinate; anything else must be a PNG image next to the page."""
+    name, problems = figure.attrs["id"], []
+    if name in charts:
+        svgs = [n for n in figure.walk() if n.tag == "svg"]
+        marks = [child for n in figure.walk() if "role-mark" in n.classes() and "mark-group" not in n.classes()
+                 for child in n.children]
+        nan = [n for n in figure.walk() if any("NaN" in v for v in n.attrs.values())]
+        if not svgs:
+            problems.append(f"{name}: blank, no chart drawn")
+        elif not marks:
+            problems.append(f"{name}: a chart without any marks (no data drawn)")
+        if nan:
+            problems.append(f"{name}: {len(nan)} element(s) with NaN coordinates")
+        return problems
+    images = [n.attrs.get("src", "") for n in figure.walk() if n.tag == "img"]
+    if not images:
+        problems.append(f"{name}: neither a chart nor an image")
+    for src in images:
+        path = page.parent / src
+        if src.startswith("data:") or not path.is_file() or path.read_bytes()[:4] != b"\x89PNG":
+            problems.append(f"{name}: image {src} is not a PNG file next to the page")
+    return problems
+
+
+def expectation_problems(ids: list[str], expect: list[str]) -> list[str]:
+    """Every expected plot shown exactly once, and nothing shown that was not expected (no expectation: none)."""
+    problems = []
     for plot_id in expect:
         found = [i for i in ids if i == dvc_id(plot_id) or i.endswith("__" + dvc_id(plot_id))]
         if len(found) != 1:
@@ -164,6 +166,22 @@ def check(page: Path, expect: list[str], screenshot: Path | None) -> list[str]:
     if expect:
         wanted = {dvc_id(p) for p in expect}
         problems += [f"{i}: not expected" for i in ids if not any(i == w or i.endswith("__" + w) for w in wanted)]
+    return problems
+
+
+def check(page: Path, expect: list[str], screenshot: Path | None) -> list[str]:
+    """The page as headless Chromium draws it: its script's report, every figure, the expected plots; and a
+    screenshot of the whole page where asked."""
+    charts = set(re.findall(r"vegaEmbed\('#([^']+)'", page.read_text(encoding="utf-8")))
+    dom = chromium(page, f"--window-size={WIDTH},1000", "--dump-dom")
+    root = Tree(dom).root
+    html = next((n for n in root.walk() if n.tag == "html"), root)
+    box = next((n for n in root.walk() if n.attrs.get("id") == "plots-errors"), None)
+    body = next((n for n in root.walk() if n.tag == "body"), root)
+    figures = [n for n in body.children if n.tag == "div" and n.attrs.get("id") and n is not box]
+    ids = [f.attrs["id"] for f in figures]
+    problems = page_problems(html, dom) + [p for figure in figures for p in figure_problems(page, figure, charts)]
+    problems += expectation_problems(ids, expect)
     if screenshot is not None:
         height = min(int(html.attrs.get("data-plots-height", "3000") or 3000) + 40, 16000)
         screenshot.parent.mkdir(parents=True, exist_ok=True)
