@@ -244,8 +244,9 @@ def addition_rows() -> list[str]:
 
 def sweep_part_rows(records: list[dict], grid: dict | None) -> list[str]:
     """The seed's sweep's share of the default run. At the study's levels the sweep's runs train in the same stage
-    processes as the study's, so its part is estimated from the levels outside the study, where a level holds the
-    sweep's runs alone: their mean time per level (both datasets), times the sweep's number of levels."""
+    processes as the study's (and at 0 % as the datasets' own labels' runs, where `real_errors` names a dataset), so its
+    part is estimated from the other levels, where a level holds the sweep's runs alone: their mean time per level
+    (both datasets), times the sweep's number of levels."""
     if not grid or not grid.get("study"):
         return []
     study_levels = {str(level) for level in grid["study"]["noise"]}
