@@ -190,6 +190,7 @@ def draw_by_filter(lines: pd.DataFrame, name: str, configured: str) -> plt.Figur
         row[0].set_ylabel(measure if measure != "f1" else "F1")
     for ax in axes[-1]:
         ax.set_xlabel(NOISE_AXIS, fontsize=8)
+        ax.set_xticks(sorted(lines.noise_percent.unique()))  # the levels measured (one level: no fractional ticks)
     fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncol=4, fontsize=8)
     fig.suptitle(f"{name}: label-issue detection by cleanlab's filter_by\nagainst the injected flips, mean over seeds")
     return fig
