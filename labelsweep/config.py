@@ -119,12 +119,16 @@ class EarlyStopping(checks.Section):
     holdout: Annotated[checks.Number, Field(gt=0, lt=1), checks.allowing("a share in (0, 1), e.g. 0.1")] = None
 
 
-class NoiseMatrix(checks.Section):
-    """The matrix noise kind's setting: the share of its noise matrix's off-diagonal rates set to 0."""
+SPARSITY = ("a share of the off-diagonal noise rates set to 0, in [0, 1) (the Confident Learning paper: 0, 0.2, 0.4, "
+            "0.6)")
 
-    frac_zero_noise_rates: Annotated[checks.Number, Field(ge=0, lt=1), checks.allowing(
-        "a share of the off-diagonal noise rates set to 0, in [0, 1) (the Confident Learning paper: 0, 0.2, 0.4, "
-        "0.6)")] = None
+
+class NoiseMatrix(checks.Section):
+    """The matrix noise kinds' settings: the share of the noise matrix's off-diagonal rates set to 0, for `matrix`
+    and for `sparse_matrix` (labelsweep.noise_matrix.SETTING)."""
+
+    frac_zero_noise_rates: Annotated[checks.Number, Field(ge=0, lt=1), checks.allowing(SPARSITY)] = None
+    sparse_frac_zero_noise_rates: Annotated[checks.Number, Field(ge=0, lt=1), checks.allowing(SPARSITY)] = None
 
 
 REGIMES = "a mapping from regime name to settings that override train (or null)"

@@ -14,10 +14,12 @@ over K classes). Here ``p`` is the wrong share itself. The random generator is s
 seed, the noise level and the kind's *name*, so a level's noise does not depend on which other levels,
 kinds or seeds are in the grid, nor on the order the kinds are registered in.
 
-- ``matrix``: the Confident Learning paper's noise, from cleanlab's generator (labelsweep.noise_matrix): a
-  random noise matrix with trace ``K * (1 - p)`` and a share ``noise_matrix.frac_zero_noise_rates`` (params.yaml)
-  of zero off-diagonal rates, each class's flips drawn from its column. The only kind whose count of flips is
-  not exactly ``round(p * n)``: :func:`noise_record` gives the realised rate, the difference and both matrices.
+- ``matrix`` and ``sparse_matrix``: the Confident Learning paper's noise, from cleanlab's generator
+  (labelsweep.noise_matrix): a random noise matrix with trace ``K * (1 - p)`` and a share of zero off-diagonal
+  rates (params.yaml ``noise_matrix.frac_zero_noise_rates``, ``noise_matrix.sparse_frac_zero_noise_rates``: two
+  kinds, so that two sparsities run in one grid), each class's flips drawn from its column. The only kinds whose
+  count of flips is not exactly ``round(p * n)``: :func:`noise_record` gives the realised rate, the difference and
+  both matrices.
 
 A noise kind is one entry of :data:`NOISE_KINDS` (:func:`noise_kind`): a name and the function that gives
 the chosen labels their wrong classes, or (:func:`whole_noise_kind`) one that draws a run's noise as a whole.
@@ -33,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from labelsweep.noise_matrix import MATRIX, check_matrix_setting, matrix_noise, transition_matrix
+from labelsweep.noise_matrix import SETTING, check_matrix_setting, matrix_noise, transition_matrix
 
 # (labels of the chosen samples, the run's generator, number of classes, confusable class per class) -> new labels
 Flip = Callable[[np.ndarray, np.random.Generator, int, "np.ndarray | None"], np.ndarray]
@@ -131,17 +133,23 @@ def _matrix_limit(n_classes: int) -> tuple[float, str]:
                    "K (1 - p) falls to 1 and cleanlab's generator has no valid matrix")
 
 
-@whole_noise_kind(MATRIX, _matrix_limit)
-def _matrix(labels: np.ndarray, noise_level: float, n_classes: int, seed: int, options: Mapping[str, Any]) -> Noise:
-    drawn = matrix_noise(labels, noise_level, n_classes, seed, options.get("frac_zero_noise_rates", 0.0))
-    return Noise(drawn.noisy, drawn.flipped, drawn.noise_matrix)
+def _matrix_draw(kind: str) -> Draw:
+    """The draw of a `matrix` kind: cleanlab's generator at the sparsity of the kind's setting (noise_matrix)."""
+    def draw(labels: np.ndarray, noise_level: float, n_classes: int, seed: int, options: Mapping[str, Any]) -> Noise:
+        drawn = matrix_noise(labels, noise_level, n_classes, seed, options.get(SETTING[kind], 0.0), kind)
+        return Noise(drawn.noisy, drawn.flipped, drawn.noise_matrix)
+    return draw
+
+
+for _kind in SETTING:  # matrix and sparse_matrix
+    whole_noise_kind(_kind, _matrix_limit)(_matrix_draw(_kind))
 
 
 def check_kind_settings(kinds: set[str], noise_level: float, n_classes: int, options: Mapping[str, Any]) -> None:
     """Refuse, in one line naming the setting, a level or setting a kind of `kinds` cannot take (before any work)."""
-    if MATRIX in kinds:
-        check_matrix_setting(noise_level, n_classes, options.get("frac_zero_noise_rates", 0.0),
-                             sparsity_key="noise_matrix.frac_zero_noise_rates")
+    for kind in sorted(kinds & SETTING.keys()):
+        check_matrix_setting(noise_level, n_classes, options.get(SETTING[kind], 0.0),
+                             sparsity_key=f"noise_matrix.{SETTING[kind]}")
 
 
 def stream_key(name: str) -> int:

@@ -28,8 +28,12 @@ import numpy as np
 
 from labelsweep.errors import not_allowed
 
-MATRIX = "matrix"
-_STREAM = 1_000  # keeps this kind's seeds apart from labelsweep.noise's streams (1 + the kind's index)
+MATRIX, SPARSE_MATRIX = "matrix", "sparse_matrix"
+# The two kinds are one generator at two sparsities (the paper's grid has four), each its own setting in params.yaml's
+# `noise_matrix` section, so that both can run in one grid; and each its own random stream, kept apart from
+# labelsweep.noise's streams (those are keyed by a hash of the kind's name).
+SETTING = {MATRIX: "frac_zero_noise_rates", SPARSE_MATRIX: "sparse_frac_zero_noise_rates"}
+_STREAM = {MATRIX: 1_000, SPARSE_MATRIX: 1_001}
 
 
 @dataclass(frozen=True)
@@ -58,9 +62,9 @@ def check_matrix_setting(noise_level: float, n_classes: int, frac_zero_noise_rat
                           f"{1 - 1 / n_classes:g}) only: its trace K (1 - p) must exceed 1 for a valid noise matrix")
 
 
-def matrix_seed(seed: int, noise_level: float) -> int:
-    """The 32-bit seed of NumPy's global generator for one run and level (integer key, as labelsweep.noise)."""
-    key = [seed, int(round(noise_level * 1_000_000)), _STREAM]
+def matrix_seed(seed: int, noise_level: float, kind: str = MATRIX) -> int:
+    """The 32-bit seed of NumPy's global generator for one run, level and kind (integer key, as labelsweep.noise)."""
+    key = [seed, int(round(noise_level * 1_000_000)), _STREAM[kind]]
     return int(np.random.SeedSequence(key).generate_state(1)[0])
 
 
@@ -72,8 +76,9 @@ def transition_matrix(true: np.ndarray, noisy: np.ndarray, n_classes: int) -> np
 
 
 def matrix_noise(labels: np.ndarray, noise_level: float, n_classes: int, seed: int,
-                 frac_zero_noise_rates: float = 0.0) -> MatrixNoise:
-    """Noisy `labels` from cleanlab's generator at level `noise_level` (trace K (1 - p)), with its record."""
+                 frac_zero_noise_rates: float = 0.0, kind: str = MATRIX) -> MatrixNoise:
+    """Noisy `labels` from cleanlab's generator at level `noise_level` (trace K (1 - p)), with its record; `kind`
+    picks the random stream."""
     from cleanlab.benchmarking.noise_generation import generate_noise_matrix_from_trace, generate_noisy_labels
 
     check_matrix_setting(noise_level, n_classes, frac_zero_noise_rates)
@@ -88,7 +93,7 @@ def matrix_noise(labels: np.ndarray, noise_level: float, n_classes: int, seed: i
         try:
             matrix = generate_noise_matrix_from_trace(
                 n_classes, n_classes * (1 - noise_level), py=counts / len(labels), valid_noise_matrix=True,
-                frac_zero_noise_rates=frac_zero_noise_rates, seed=matrix_seed(seed, noise_level))
+                frac_zero_noise_rates=frac_zero_noise_rates, seed=matrix_seed(seed, noise_level, kind))
             if matrix is None:
                 raise not_allowed("noise", noise_level, f"cleanlab found no valid noise matrix at this level over "
                                   f"{n_classes} classes with these class sizes; use a lower level")

@@ -21,7 +21,7 @@ from labelsweep.config import parse
 from labelsweep.errors import ConfigError
 from labelsweep.labels import NO_LABEL
 from labelsweep.noise import draw_noise, noise_record
-from labelsweep.noise_matrix import transition_matrix
+from labelsweep.noise_matrix import SETTING, transition_matrix
 
 from .conftest import ROOT, checkout, run_stage, save_runs, write_raw
 from .test_training import NOISE, NOISE_LABELS, ODD, SHORT, K, N, toy, typed
@@ -116,12 +116,19 @@ def test_early_stopping_reads_neither_the_clean_nor_the_test_labels(tmp_path):
     assert table.wrong_labels[4] == 0 and table.wrong_labels[2] == 6
 
 
-@pytest.mark.parametrize("sparsity", [0.0, 0.4])
-def test_the_matrix_kind_realises_its_generated_matrix_and_records_it(sparsity):
-    """Through the registry: cleanlab's per-class counts floor T[j, k] n_k, so the realised matrix is within 1/n_k
-    of the generated one off the diagonal ((K-1)/n_k on it); the record states the flips against round(p n)."""
+@pytest.mark.parametrize("kind, sparsity", [("matrix", 0.0), ("matrix", 0.4), ("sparse_matrix", 0.4),
+                                            ("sparse_matrix", 0.6)])
+def test_the_matrix_kinds_realise_their_generated_matrix_and_record_it(kind, sparsity):
+    """Through the registry, each kind at the sparsity of its own setting: cleanlab's per-class counts floor
+    T[j, k] n_k, so the realised matrix is within 1/n_k of the generated one off the diagonal ((K-1)/n_k on it), and
+    a zero noise rate is never realised; the record states the flips against round(p n)."""
     labels = np.repeat(np.arange(10), 300)
-    noise = draw_noise(labels, 0.3, 10, seed=3, kind="matrix", options={"frac_zero_noise_rates": sparsity})
+    options = {"frac_zero_noise_rates": 0.0, "sparse_frac_zero_noise_rates": 0.0, SETTING[kind]: sparsity}
+    noise = draw_noise(labels, 0.3, 10, seed=3, kind=kind, options=options)
+    off = ~np.eye(10, dtype=bool)
+    zeros = (noise.generated[off] == 0).mean()
+    assert (zeros > 0.25) if sparsity >= 0.4 else (zeros < 0.25)
+    assert (transition_matrix(labels, noise.noisy, 10)[off][noise.generated[off] == 0] == 0).all()
     realised = transition_matrix(labels, noise.noisy, 10)
     gap = np.abs(realised - noise.generated)
     assert (gap[~np.eye(10, dtype=bool)] < 1 / 300).all() and (np.diag(gap) < 9 / 300).all()
@@ -134,11 +141,20 @@ def test_the_matrix_kind_realises_its_generated_matrix_and_records_it(sparsity):
     assert exact["count_difference"] == 0 and exact["generated_matrix"] is None
 
 
-def test_a_sparsity_outside_0_1_is_refused_in_one_line_naming_the_key(params):
-    params["noise_matrix"]["frac_zero_noise_rates"] = 1.5
+def test_the_two_matrix_kinds_draw_from_their_own_streams():
+    """At the same seed, level and sparsity the two kinds draw other matrices: their runs are not copies."""
+    labels = np.repeat(np.arange(10), 300)
+    options = {"frac_zero_noise_rates": 0.4, "sparse_frac_zero_noise_rates": 0.4}
+    a, b = (draw_noise(labels, 0.3, 10, seed=3, kind=kind, options=options) for kind in SETTING)
+    assert not np.array_equal(a.generated, b.generated) and (a.noisy != b.noisy).any()
+
+
+@pytest.mark.parametrize("key", ["frac_zero_noise_rates", "sparse_frac_zero_noise_rates"])
+def test_a_sparsity_outside_0_1_is_refused_in_one_line_naming_the_key(params, key):
+    params["noise_matrix"][key] = 1.5
     with pytest.raises(ConfigError) as err:
         parse(params)
-    assert str(err.value).startswith("params.yaml: noise_matrix.frac_zero_noise_rates = 1.5 is not allowed")
+    assert str(err.value).startswith(f"params.yaml: noise_matrix.{key} = 1.5 is not allowed")
     assert "\n" not in str(err.value)
 
 
@@ -181,16 +197,17 @@ def test_a_tiny_dvc_grid_trains_the_alternatives_and_the_matrix_kind(tmp_path):
             Image.fromarray(pixels).save(images / name / f"{i}.png")
 
     params = tiny_custom_params(yaml.safe_load((ROOT / "params.yaml").read_text()), images)
-    grid = {"noise_kinds": ["symmetric", "matrix"], "regimes": ["default"], "seeds": [0]}
+    grid = {"noise_kinds": ["symmetric", "matrix", "sparse_matrix"], "regimes": ["default"], "seeds": [0]}
     params.update(noise=[0.2], runs=grid, study={"noise": [0.2], **grid, "thresholds": [0.0, 1.0]},
                   strategies=list(dict.fromkeys([*params["strategies"], *ROBUST])))  # every alternative, once
     params["noise_matrix"]["frac_zero_noise_rates"] = 0.4
     project = make_project(tmp_path / "project", params)
     dvc(project, "repro", UPTO)
     table = pd.read_csv(project / "data/custom/accuracy/noise_0.2.csv")
-    for kind in ("symmetric", "matrix"):
+    for kind in ("symmetric", "matrix", "sparse_matrix"):
         assert set(ROBUST) <= set(table.strategy[table.noise_kind == kind]), kind
     record = json.loads((project / "data/custom/noisy/noise_0.2/noise.json").read_text())
-    matrix = next(r for r in record["runs"] if r["noise_kind"] == "matrix")
-    assert np.isclose(np.trace(matrix["generated_matrix"]), 3 * 0.8) and matrix["samples"] == 36
-    assert matrix["flips"] == matrix["count_difference"] + round(0.2 * 36)
+    for kind in SETTING:
+        matrix = next(r for r in record["runs"] if r["noise_kind"] == kind)
+        assert np.isclose(np.trace(matrix["generated_matrix"]), 3 * 0.8) and matrix["samples"] == 36
+        assert matrix["flips"] == matrix["count_difference"] + round(0.2 * 36)
