@@ -20,7 +20,9 @@ params.yaml (any grid), it draws
 paired.csv holds every paired comparison of every condition from the per-image correctness of train_eval's
 predictions (labelsweep.analysis.paired: intervals with the test set's own sampling error, p-values, Holm's
 correction over the dataset); judged.csv the estimates the original study's claims are judged on
-(labelsweep.analysis.judged).
+(labelsweep.analysis.judged); noise_record.csv what every run's noise realised: its flips against round(p n) and,
+for the matrix kinds, how far its realised noise matrix lies from the generated one
+(labelsweep.analysis.noise_records).
 The CSVs are long tables (one row per point: the shape the templates in .dvc/plots draw), shaped by
 labelsweep.tables; results.csv, detection.csv and data.json are docs/results.md's tables (labelsweep.tooling.report);
 metrics/<dataset>.json is summary.headline.
@@ -46,6 +48,7 @@ from labelsweep.analysis.figures import (
     write_figure,
     write_sweep,
 )
+from labelsweep.analysis.noise_records import read_noise_records
 from labelsweep.analysis.tables import (
     accuracy_lines,
     detection_by_filter,
@@ -83,7 +86,8 @@ def main() -> None:
         for stem, data in [("accuracy_vs_noise", lines), ("accuracy_by_share", gains), ("differences", compared),
                            ("flagged_vs_injected", bars), ("detection_by_filter", filters),
                            ("results", results), ("detection", detected),
-                           ("memorisation", summary.memorisation(accuracy))]:
+                           ("memorisation", summary.memorisation(accuracy)),
+                           ("noise_record", read_noise_records(args.noisy, levels))]:
             artifacts.save_csv(out / f"{stem}.csv", data)
         for stem, fig in [("accuracy_vs_noise", draw_accuracy(lines, name)), ("gain_by_share", draw_gain(gains, name)),
                           ("differences", draw_differences(compared, name)),
