@@ -4,8 +4,9 @@ run, with the count against round(p n) and, for a matrix kind only, the gap betw
 import json
 
 import numpy as np
+import pandas as pd
 
-from labelsweep.analysis.noise_records import COLUMNS, read_noise_records
+from labelsweep.analysis.noise_records import COLUMNS, claims, read_noise_records
 from labelsweep.noise import draw_noise, noise_record
 
 LABELS = np.repeat(np.arange(10), 200)
@@ -14,8 +15,8 @@ LABELS = np.repeat(np.arange(10), 200)
 def write_level(folder, level, kinds):
     runs = []
     for kind in kinds:
-        noise = draw_noise(LABELS, level, 10, seed=1, kind=kind, options={"frac_zero_noise_rates": 0.0,
-                                                                          "sparse_frac_zero_noise_rates": 0.4})
+        noise = draw_noise(LABELS, level, 10, seed=1, kind=kind, confusable=(np.arange(10) + 1) % 10,
+                           options={"frac_zero_noise_rates": 0.0, "sparse_frac_zero_noise_rates": 0.4})
         runs.append({"noise_kind": kind, "regime": "default", "seed": 1, **noise_record(LABELS, noise, level, 10)})
     (folder / f"noise_{level}").mkdir(parents=True)
     (folder / f"noise_{level}" / "noise.json").write_text(json.dumps({"noise_level": level, "runs": runs}))
@@ -33,3 +34,25 @@ def test_one_row_per_run_and_level_with_the_matrix_gap_for_matrix_kinds_only(tmp
     # cleanlab's generator floors every off-diagonal count: realised within (K - 1) / n_k of the matrix, fewer flips
     assert (drawn.max_matrix_gap < 9 / 200).all() and (drawn.count_difference <= 0).all()
     assert (drawn.flips == drawn.count_difference + (drawn.noise_level * 2000).round()).all()
+
+
+def test_the_claims_say_exact_counts_and_each_matrix_kinds_spread_from_the_table(tmp_path):
+    write_level(tmp_path, 0.4, ["symmetric", "class_conditional", "matrix", "sparse_matrix"])
+    table = read_noise_records(tmp_path, [0.4])
+    lines = claims(table)
+    assert lines[0] == "- 2 runs of the exact-count kinds (class_conditional, symmetric): every one flipped exactly " \
+                       "round(p n) labels."
+    matrix = table[table.noise_kind == "matrix"].iloc[0]
+    assert lines[1] == (f"- matrix at 40 %: 1 runs; flips − round(p n) from {matrix.count_difference:+d} to "
+                        f"{matrix.count_difference:+d} (realised rate {matrix.rate:.3f}–{matrix.rate:.3f}); every "
+                        f"realised noise matrix within {matrix.max_matrix_gap:.4f} of its generated one (the largest "
+                        "gap of any entry).")
+    assert lines[2].startswith("- sparse_matrix at 40 %: 1 runs;") and len(lines) == 3
+    broken = table.assign(count_difference=np.where(table.noise_kind == "symmetric", 3, table.count_difference))
+    assert "should never show" in claims(broken)[0]
+
+
+def test_without_matrix_runs_or_a_record_the_block_says_so():
+    assert "not in this grid" in claims(pd.DataFrame({"noise_level": [0.2], "noise_kind": ["symmetric"],
+                                                      "count_difference": [0], "max_matrix_gap": [np.nan]}))[-1]
+    assert claims(pd.DataFrame())[0].startswith("(Not recorded in the committed results")

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from labelsweep.analysis import paired_claims
+from labelsweep.analysis import noise_records, paired_claims
 from labelsweep.analysis.claim import HIGHER, LOWER, NO_INTERVAL, NONE, Claim, condition_name
 from labelsweep.analysis.multiplicity import multiplicity
 from labelsweep.analysis.summary import (
@@ -268,12 +268,15 @@ def render_block(key: str, params: Params, plots: Path = Path("plots")) -> str:
                               data["train_samples"])
     elif topic in paired_claims.TOPICS:  # from the per-image tables (paired.csv, judged.csv)
         lines = paired_claims.render(topic, name, folder)
+    elif topic == "noise_record":
+        path = folder / "noise_record.csv"
+        lines = noise_records.claims(pd.read_csv(path) if path.is_file() else pd.DataFrame())
     elif topic == "test_error":
         data = json.loads((folder / "data.json").read_text())
         lines = sampling_error_claim(name, pd.read_csv(folder / "results.csv"), data)
     else:
         raise KeyError(f"unknown claims block {key!r}: <dataset>/<{'|'.join(TOPICS)}|filter_by|detection|test_error"
-                       f"|original|memorisation|review|{'|'.join(paired_claims.TOPICS)}> or multiplicity")
+                       f"|original|memorisation|review|noise_record|{'|'.join(paired_claims.TOPICS)}> or multiplicity")
     return "\n".join(lines) + "\n"
 
 
