@@ -7,26 +7,14 @@ compares :func:`render_report` with BENCHMARKS.md, so the document cannot drift 
 from __future__ import annotations
 
 import json
-import statistics
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-OUT = ROOT / "bench" / "out"
-
-
-def median(values: list[float]) -> float:
-    return statistics.median(values)
-
-
-def noise_level_of(record: dict) -> str | None:
-    args = record["args"]
-    if "--noise-level" in args:
-        return args[args.index("--noise-level") + 1]
-    if "--noisy" in args:
-        return Path(args[args.index("--noisy") + 1]).name.removeprefix("noise_")
-    return None
+# The repository first on sys.path, whether this runs as a script or is loaded from its file (tests/test_docs.py).
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.additions import addition_rows, matrix_rows  # noqa: E402
+from bench.records import OUT, ROOT, median, noise_level_of  # noqa: E402
 
 
 def load_records() -> tuple[list[dict], dict]:
@@ -199,7 +187,7 @@ def study_table() -> list[str]:
         lines.append(f"| {name}: time in its {len(rs)} stage processes (of which fitting) "
                      f"| {sum(r['wall_s'] for r in rs) / 60:.1f} min ({sum(r['fit_s'] for r in rs) / 60:.1f} min) | |")
     lines += sweep_part_rows(records, run.get("grid")) + own_labels_rows(records, recorded)
-    lines += addition_rows()
+    lines += addition_rows() + matrix_rows(records, run.get("grid"))
     if finish:
         reran = [json.loads(line)["stage"] for line in (OUT / "study_finish_timings.jsonl").read_text().splitlines()]
         kinds = ", ".join(f"{kind} × {reran.count(kind)}" for kind in dict.fromkeys(reran))
@@ -219,27 +207,6 @@ def own_labels_rows(records: list[dict], grid: dict | None) -> list[str]:
                     f"(of which fitting) | {sum(r['wall_s'] for r in rs) / 60:.1f} min "
                     f"({sum(r['fit_s'] for r in rs) / 60:.1f} min) | |")
     return rows
-
-
-EARLIER = OUT / "2026-12-04"  # the run of record of 2026-12-04 and the `robust` experiment on its cache
-
-
-def addition_rows() -> list[str]:
-    """What the robust alternatives cost, as measured when they were added to the default grid: the `robust`
-    experiment of 2026-12-04 (docs/rerun.md) reran, on that day's run of record's cache, the `train_eval` processes
-    of the levels with study runs (which train every cell of their level); their time less the same processes'
-    in that run of record (which trained the same cells less the alternatives) is the alternatives' own."""
-    added_file, before_file = EARLIER / "robust_timings.jsonl", EARLIER / "study_timings.jsonl"
-    if not (added_file.exists() and before_file.exists()):
-        return []
-    added = [json.loads(line) for line in added_file.read_text().splitlines()]
-    before = {tuple(r["args"]): r["wall_s"] for r in map(json.loads, before_file.read_text().splitlines())
-              if r["stage"] == "train_eval"}
-    retrained = [r for r in added if r["stage"] == "train_eval" and tuple(r["args"]) in before]
-    cost = sum(r["wall_s"] - before[tuple(r["args"])] for r in retrained)
-    return [f"| the robust alternatives' own cost, as measured when they joined the default grid (2026-12-04, "
-            f"bench/out/2026-12-04/): {len(retrained)} `train_eval` processes with them less the same ones without, "
-            f"at that grid's study levels and the Roman numerals' 0 % | {cost / 60:+.1f} min | |"]
 
 
 def sweep_part_rows(records: list[dict], grid: dict | None) -> list[str]:
@@ -267,8 +234,8 @@ def sweep_part_rows(records: list[dict], grid: dict | None) -> list[str]:
             f"{per_level * len(grid['noise']) / 60:.1f} min | ≤ 30 min |",
             f"| the study: what its {len(study_levels)} level(s) took beyond a sweep level "
             f"| {study_extra / 60:.1f} min | |",
-            f"| … a noise kind more in the study (such as each of the `matrix` kind's sparsities), estimated: that ÷ "
-            f"its {kinds} noise kinds | {study_extra / kinds / 60:.1f} min | |"]
+            f"| … a noise kind more in the study, estimated: that ÷ its {kinds} noise kinds "
+            f"| {study_extra / kinds / 60:.1f} min | |"]
 
 
 BEGIN, END = "<!-- bench/run.py report: begin -->", "<!-- bench/run.py report: end -->"
