@@ -16,7 +16,9 @@ params.yaml (any grid), it draws
    holds their intervals and paired differences from the configured one;
 6. gallery: the 24 flagged samples with the lowest label quality in the first run at the lowest level;
 7. alternatives: cleanlab's prune-all and each robust-training alternative minus the baseline (issue 28), with the
-   intervals of paired.csv.
+   intervals of paired.csv;
+8. noise_matrices: per `matrix` noise kind, one run's generated noise matrix, the one its labels realised, and
+   their difference.
 paired.csv holds every paired comparison of every condition from the per-image correctness of train_eval's
 predictions (labelsweep.analysis.paired: intervals with the test set's own sampling error, p-values, Holm's
 correction over the dataset); judged.csv the estimates the original study's claims are judged on
@@ -48,7 +50,7 @@ from labelsweep.analysis.figures import (
     write_figure,
     write_sweep,
 )
-from labelsweep.analysis.noise_records import read_noise_records
+from labelsweep.analysis.noise_records import draw_matrices, read_noise_records
 from labelsweep.analysis.tables import (
     accuracy_lines,
     detection_by_filter,
@@ -93,7 +95,7 @@ def main() -> None:
                           ("differences", draw_differences(compared, name)),
                           ("flagged_vs_injected", draw_counts(bars, name)),
                           ("detection_by_filter", draw_by_filter(filters, name, filter_by)),
-                          ("gallery", gallery)]:
+                          ("gallery", gallery), ("noise_matrices", draw_matrices(args.noisy, levels, name))]:
             write_figure(fig, out / f"{stem}.png")
         write_paired(args, every_accuracy, every_detection, levels, out, name)
         write_sweep(args.dataset, Path(args.raw), Path(args.issues), every_accuracy, every_detection, levels, name,

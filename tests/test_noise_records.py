@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pandas as pd
 
-from labelsweep.analysis.noise_records import COLUMNS, claims, read_noise_records
+from labelsweep.analysis.noise_records import COLUMNS, claims, draw_matrices, matrix_runs, read_noise_records
 from labelsweep.noise import draw_noise, noise_record
 
 LABELS = np.repeat(np.arange(10), 200)
@@ -56,3 +56,24 @@ def test_without_matrix_runs_or_a_record_the_block_says_so():
     assert "not in this grid" in claims(pd.DataFrame({"noise_level": [0.2], "noise_kind": ["symmetric"],
                                                       "count_difference": [0], "max_matrix_gap": [np.nan]}))[-1]
     assert claims(pd.DataFrame())[0].startswith("(Not recorded in the committed results")
+
+
+def test_the_figure_shows_per_matrix_kind_the_default_regimes_first_seed_at_its_highest_level(tmp_path):
+    write_level(tmp_path, 0.2, ["symmetric", "matrix", "sparse_matrix"])
+    write_level(tmp_path, 0.4, ["symmetric", "sparse_matrix"])
+    shown = matrix_runs(tmp_path, [0.2, 0.4])
+    assert [(run["noise_kind"], run["noise_level"]) for run in shown] == [("matrix", 0.2), ("sparse_matrix", 0.4)]
+    fig = draw_matrices(tmp_path, [0.2, 0.4], "Toy")
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert len(titles) == 6 and titles[0] == "generated\nmatrix at 20 %, default seed 1\n0 of 90 off-diagonal rates 0"
+    # sparsity 0.4 sets 36 of the 90 off-diagonal rates to 0 (cleanlab's generator)
+    assert titles[3] == "generated\nsparse_matrix at 40 %, default seed 1\n36 of 90 off-diagonal rates 0"
+    record = read_noise_records(tmp_path, [0.4]).query("noise_kind == 'sparse_matrix'").iloc[0]
+    assert titles[5] == (f"realised − generated (largest gap {record.max_matrix_gap:.4f})\n{record.flips} flips, "
+                         f"{record.count_difference:+d} against round(p n)")
+
+
+def test_without_a_matrix_run_the_figure_says_so(tmp_path):
+    write_level(tmp_path, 0.2, ["symmetric"])
+    fig = draw_matrices(tmp_path, [0.2], "Toy")
+    assert "No run of this grid drew its noise from a noise matrix" in fig.axes[0].texts[0].get_text()

@@ -26,7 +26,7 @@ from .conftest import ROOT
 from .fake_sweep import CLASSES, RUNS, write_sweep
 
 FIGURES = ["accuracy_vs_noise.png", "gain_by_share.png", "differences.png", "flagged_vs_injected.png",
-           "detection_by_filter.png", "gallery.png"]
+           "detection_by_filter.png", "gallery.png", "noise_matrices.png"]
 CONDITION = ["noise_level", "noise_kind", "regime"]
 
 

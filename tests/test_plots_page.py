@@ -34,7 +34,7 @@ CASES = {
 }
 FIGURES = ["accuracy_vs_noise.csv", "accuracy_by_share.csv", "differences.csv", "flagged_vs_injected.csv",
            "detection_by_filter.csv", "gallery.png", "sweep_accuracy.csv", "sweep_gain.csv", "sweep_flagged.csv",
-           "label_review.png"]
+           "label_review.png", "noise_matrices.png"]
 
 
 

@@ -17,6 +17,7 @@ import pandas as pd  # noqa: E402
 from labelsweep import artifacts, runs  # noqa: E402
 from labelsweep.analysis import paired as paired_module  # noqa: E402
 from labelsweep.analysis import sweep  # noqa: E402
+from labelsweep.analysis.layout import block_axes, bottom, first_column, panel_axes  # noqa: E402
 from labelsweep.analysis.sweep import short_id  # noqa: E402
 from labelsweep.analysis.tables import with_panels  # noqa: E402
 from labelsweep.errors import DataError  # noqa: E402
@@ -56,20 +57,14 @@ def empty_figure(title: str, why: str) -> plt.Figure:
     return fig
 
 
-def panel_grid(panels: list[str], rows: int = 1, width: float = 4.6, height: float = 3.6, **kwargs: object
-               ) -> tuple[plt.Figure, np.ndarray]:
-    return plt.subplots(rows, len(panels), figsize=(1 + width * len(panels), 0.8 + height * rows), squeeze=False,
-                        layout="constrained", **kwargs)
-
-
 def draw_accuracy(lines: pd.DataFrame, name: str) -> plt.Figure:
     panels = list(dict.fromkeys(lines.panel))
-    fig, axes = panel_grid(panels, sharey=True)
+    fig, axes = panel_axes(len(panels), sharey=True)
     strategies = list(dict.fromkeys(lines.strategy))
     dashed = {label for label, key in zip(lines.strategy, lines.cell) if Cell.parse(key).record.kind != CLEANLAB}
     step = 0.3 * lines.noise_percent.diff().abs().replace(0, np.nan).min() / max(len(strategies), 1) \
         if lines.noise_percent.nunique() > 1 else 0.3
-    for ax, name_of_panel in zip(axes[0], panels):
+    for ax, name_of_panel in zip(axes, panels):
         for i, strategy in enumerate(strategies):
             line = lines[(lines.panel == name_of_panel) & (lines.strategy == strategy)]
             ax.errorbar(line.noise_percent + (i - len(strategies) / 2) * step, line.test_accuracy,
@@ -80,8 +75,9 @@ def draw_accuracy(lines: pd.DataFrame, name: str) -> plt.Figure:
         ax.set_xlabel(f"{NOISE_AXIS}\n(each strategy's points shifted sideways a little, to be told apart)", fontsize=9)
         ax.set_title(name_of_panel, fontsize=10)
         ax.grid(alpha=0.3)
-    axes[0, 0].set_ylabel("test accuracy\n(mean and 95 % interval over seeds)")
-    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncol=min(4, len(panels) + 1),
+    for ax in first_column(axes):
+        ax.set_ylabel("test accuracy\n(mean and 95 % interval over seeds)")
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=min(4, len(panels) + 1),
                fontsize=8)  # no wider than the panels: a legend column is about as wide as a panel's half
     fig.suptitle(f"{name}: test accuracy by strategy")
     return fig
@@ -89,21 +85,22 @@ def draw_accuracy(lines: pd.DataFrame, name: str) -> plt.Figure:
 
 def draw_gain(gains: pd.DataFrame, name: str) -> plt.Figure:
     panels, levels = list(dict.fromkeys(gains.panel)), sorted(gains.noise_percent.unique())
-    fig, axes = panel_grid(panels, rows=len(levels), height=2.8, sharex=True)
-    for row, level in zip(axes, levels):
-        for ax, name_of_panel in zip(row, panels):
-            for i, (rest, line) in enumerate(gains[(gains.panel == name_of_panel) & (gains.noise_percent == level)]
-                                             .groupby("rest", sort=False)):
-                ax.errorbar(line.prune_share_percent + 1.2 * (i - 0.5), line.gain_over_baseline,
-                            yerr=interval_bars(line.gain_over_baseline, line),
-                            marker="o", ms=3.5, capsize=2, label=rest, color=f"C{i}")
-            ax.axhline(0, color="grey", lw=0.8)
-            ax.set_title(f"{name_of_panel}, {level:g} % noise", fontsize=9)
-            ax.grid(alpha=0.3)
-        row[0].set_ylabel("accuracy − baseline")
-    for ax in axes[-1]:
+    cells = [(level, name_of_panel) for level in levels for name_of_panel in panels]  # a level's panels, in a row
+    fig, axes = panel_axes(len(cells), height=2.8, sharex=True)
+    for ax, (level, name_of_panel) in zip(axes, cells):
+        for i, (rest, line) in enumerate(gains[(gains.panel == name_of_panel) & (gains.noise_percent == level)]
+                                         .groupby("rest", sort=False)):
+            ax.errorbar(line.prune_share_percent + 1.2 * (i - 0.5), line.gain_over_baseline,
+                        yerr=interval_bars(line.gain_over_baseline, line),
+                        marker="o", ms=3.5, capsize=2, label=rest, color=f"C{i}")
+        ax.axhline(0, color="grey", lw=0.8)
+        ax.set_title(f"{name_of_panel}, {level:g} % noise", fontsize=9)
+        ax.grid(alpha=0.3)
+    for ax in first_column(axes):
+        ax.set_ylabel("accuracy − baseline")
+    for ax in bottom(axes):
         ax.set_xlabel(SHARE_AXIS, fontsize=8)
-    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncol=2, fontsize=8)
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=2, fontsize=8)
     fig.suptitle(f"{name}: gain over the baseline vs the share of flagged samples pruned (paired per seed)")
     return fig
 
@@ -117,21 +114,22 @@ def draw_differences(table: pd.DataFrame, name: str,
     levels = sorted(table.noise_percent.unique())
     # A comparison's row holds one point per level, spread within the row so that no point crosses into the next.
     step = min(0.25, 0.8 / len(levels))
-    fig, axes = panel_grid(panels, height=max(0.45, 0.12 * len(levels)) * len(comparisons) + 1.2, width=4.0,
+    fig, axes = panel_axes(len(panels), height=max(0.45, 0.12 * len(levels)) * len(comparisons) + 1.2, width=4.0,
                            sharey=True, sharex=True)
-    for ax, name_of_panel in zip(axes[0], panels):
+    for ax, name_of_panel in zip(axes, panels):
         for i, level in enumerate(levels):
             part = table[(table.panel == name_of_panel) & (table.noise_percent == level)]
             y = np.array([comparisons.index(c) for c in part.comparison]) + step * (i - (len(levels) - 1) / 2)
             ax.errorbar(part["mean"], y, xerr=interval_bars(part["mean"], part), fmt="o", ms=4, capsize=2,
                         color=colour(i, len(levels)), label=f"{level:g} % noise")
         ax.axvline(0, color="grey", lw=0.8)
-        ax.set_xlabel("accuracy difference (mean, 95 % interval)")
         ax.set_title(name_of_panel, fontsize=9)
         ax.grid(alpha=0.3, axis="x")
-    axes[0, 0].set_yticks(range(len(comparisons)), comparisons, fontsize=8)
-    axes[0, 0].invert_yaxis()
-    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncol=min(len(levels), 6),
+    for ax in bottom(axes):
+        ax.set_xlabel("accuracy difference (mean, 95 % interval)")
+    axes[0].set_yticks(range(len(comparisons)), comparisons, fontsize=8)
+    axes[0].invert_yaxis()
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=min(len(levels), 6),
                fontsize=8)
     # Wrapped to the figure's width (about 9 title characters an inch), so that a narrow figure's title stays whole.
     fig.suptitle(textwrap.fill(f"{name}: {title}", width=max(40, int(9 * fig.get_figwidth()))))
@@ -154,9 +152,9 @@ def draw_alternatives(paired: pd.DataFrame, name: str) -> plt.Figure:
 
 def draw_counts(bars: pd.DataFrame, name: str) -> plt.Figure:
     panels = list(dict.fromkeys(bars.panel))
-    fig, axes = panel_grid(panels, width=3.6, sharey=True)
+    fig, axes = panel_axes(len(panels), width=3.6, sharey=True)
     kinds = list(dict.fromkeys(bars["count"]))
-    for ax, name_of_panel in zip(axes[0], panels):
+    for ax, name_of_panel in zip(axes, panels):
         counts = bars[bars.panel == name_of_panel].pivot(index="noise_percent", columns="count", values="samples")
         width = 0.8 / len(kinds)
         for i, kind in enumerate(kinds):
@@ -166,8 +164,9 @@ def draw_counts(bars: pd.DataFrame, name: str) -> plt.Figure:
         ax.set_xlabel(NOISE_AXIS, fontsize=8)
         ax.set_title(name_of_panel, fontsize=9)
         ax.grid(alpha=0.3, axis="y")
-    axes[0, 0].set_ylabel("training samples (mean over seeds)")
-    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncol=3, fontsize=8)
+    for ax in first_column(axes):
+        ax.set_ylabel("training samples (mean over seeds)")
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=3, fontsize=8)
     fig.suptitle(f"{name}: samples flagged by cleanlab vs labels injected")
     return fig
 
@@ -177,21 +176,22 @@ def draw_by_filter(lines: pd.DataFrame, name: str, configured: str) -> plt.Figur
         return empty_figure(f"{name}: label-issue detection by cleanlab's filter_by",
                             "no level with injected noise: nothing to score the flags against")
     panels = list(dict.fromkeys(lines.panel))
-    fig, axes = panel_grid(panels, rows=3, width=3.6, height=2.4, sharex=True, sharey=True)
-    for r, (row, measure) in enumerate(zip(axes, ("precision", "recall", "f1"))):
-        for ax, name_of_panel in zip(row, panels):
+    measures = {"precision": "precision", "recall": "recall", "f1": "F1"}
+    fig, blocks = block_axes(len(panels), len(measures), width=3.6, height=2.4, sharex=True, sharey=True)
+    for block, name_of_panel in zip(blocks, panels):  # a panel: its measures stacked
+        for ax, (measure, label) in zip(block, measures.items()):
             part = lines[(lines.panel == name_of_panel) & (lines.measure == measure)]
             for method, line in part.groupby("filter_by", sort=False):
                 ax.plot(line.noise_percent, line.value, marker="o", ms=3, lw=2.5 if method == configured else 1.2,
                         label=f"{method} (used)" if method == configured else method)
             ax.grid(alpha=0.3)
-            if r == 0:
-                ax.set_title(name_of_panel, fontsize=9)
-        row[0].set_ylabel(measure if measure != "f1" else "F1")
-    for ax in axes[-1]:
+            if ax.get_subplotspec().is_first_col():
+                ax.set_ylabel(label)
+        block[0].set_title(name_of_panel, fontsize=9)
+    for ax in bottom([block[-1] for block in blocks]):
         ax.set_xlabel(NOISE_AXIS, fontsize=8)
         ax.set_xticks(sorted(lines.noise_percent.unique()))  # the levels measured (one level: no fractional ticks)
-    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncol=4, fontsize=8)
+    fig.legend(*blocks[0][0].get_legend_handles_labels(), loc="outside lower center", ncol=4, fontsize=8)
     fig.suptitle(f"{name}: label-issue detection by cleanlab's filter_by\nagainst the injected flips, mean over seeds")
     return fig
 

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from labelsweep.analysis import summary
+from labelsweep.analysis.layout import first_column, panel_axes
 from labelsweep.analysis.summary import LINES, PUBLISHED
 from labelsweep.analysis.tables import panels
 from labelsweep.artifacts import percent
@@ -65,12 +66,11 @@ def flagged_lines(detection: pd.DataFrame) -> pd.DataFrame:
                          "count": long["count"].map(counts), "samples": long.samples.round(1)})
 
 
-def _panels(table: pd.DataFrame, width: float = 4.6, height: float = 3.6) -> tuple[plt.Figure, np.ndarray, list]:
+def _panels(table: pd.DataFrame, width: float = 4.6, height: float = 3.6) -> tuple[plt.Figure, list, list]:
     panels = list(dict.fromkeys(table.panel))
     # At least 10 inches wide, so that a one-panel sweep (one regime) still fits its title and legend.
-    fig, axes = plt.subplots(1, len(panels), figsize=(max(10.0, 1 + width * len(panels)), 0.8 + height), squeeze=False,
-                             layout="constrained", sharey=True)
-    return fig, axes[0], panels
+    fig, axes = panel_axes(len(panels), width, height, min_width=10.0, sharey=True)
+    return fig, axes, panels
 
 
 def draw_accuracy(lines: pd.DataFrame, name: str) -> plt.Figure:
@@ -90,7 +90,8 @@ def draw_accuracy(lines: pd.DataFrame, name: str) -> plt.Figure:
         ax.set_title(name_of_panel, fontsize=10)
         ax.set_xlabel("injected label noise (% of training labels wrong)", fontsize=9)
         ax.grid(alpha=0.3)
-    axes[0].set_ylabel("test accuracy")
+    for ax in first_column(axes):
+        ax.set_ylabel("test accuracy")
     fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=3, fontsize=8)
     published = lines.series.str.startswith(PUBLISHED).any()
     squares = "squares: the original study's numbers; " if published else ""
@@ -112,7 +113,8 @@ def draw_heatmap(grid: pd.DataFrame, name: str) -> plt.Figure:
             ax.text(col, row, f"{100 * value:+.0f}", ha="center", va="center", fontsize=5.5)
         ax.set_title(name_of_panel, fontsize=10)
         ax.set_xlabel("injected label noise (%)", fontsize=9)
-    axes[0].set_ylabel("share of the flagged pruned (%), the rest relabelled", fontsize=9)
+    for ax in first_column(axes):
+        ax.set_ylabel("share of the flagged pruned (%), the rest relabelled", fontsize=9)
     fig.colorbar(image, ax=list(axes), label="test accuracy − baseline (numbers: points of %)", shrink=0.8)
     fig.suptitle(f"{name}, the seed's sweep: gain over the baseline by noise level and share pruned")
     return fig
@@ -126,7 +128,8 @@ def draw_flagged(lines: pd.DataFrame, name: str) -> plt.Figure:
         ax.set_title(name_of_panel, fontsize=10)
         ax.set_xlabel("injected label noise (% of training labels wrong)", fontsize=9)
         ax.grid(alpha=0.3)
-    axes[0].set_ylabel("training samples")
+    for ax in first_column(axes):
+        ax.set_ylabel("training samples")
     fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=3, fontsize=8)
     fig.suptitle(f"{name}, the seed's sweep: samples flagged by cleanlab vs labels injected")
     return fig
