@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from labelsweep.analysis.noise_records import COLUMNS, claims, draw_matrices, matrix_runs, read_noise_records
+from labelsweep.analysis.text import num
 from labelsweep.noise import draw_noise, noise_record
 
 LABELS = np.repeat(np.arange(10), 200)
@@ -43,9 +44,10 @@ def test_the_claims_say_exact_counts_and_each_matrix_kinds_spread_from_the_table
     assert lines[0] == "- 2 runs of the exact-count kinds (class_conditional, symmetric): every one flipped exactly " \
                        "round(p n) labels."
     matrix = table[table.noise_kind == "matrix"].iloc[0]
-    assert lines[1] == (f"- matrix at 40 %: 1 runs; flips − round(p n) from {matrix.count_difference:+d} to "
-                        f"{matrix.count_difference:+d} (realised rate {matrix.rate:.3f}–{matrix.rate:.3f}); every "
-                        f"realised noise matrix within {matrix.max_matrix_gap:.4f} of its generated one (the largest "
+    difference = num(matrix.count_difference, 0, "+")
+    assert lines[1] == (f"- matrix at 40 %: 1 runs; flips − round(p n) from {difference} to {difference} (realised "
+                        f"rate {matrix.rate:.3f}–{matrix.rate:.3f}); every realised noise matrix within "
+                        f"{matrix.max_matrix_gap:.4f} of its generated one (the largest "
                         "gap of any entry).")
     assert lines[2].startswith("- sparse_matrix at 40 %: 1 runs;") and len(lines) == 3
     broken = table.assign(count_difference=np.where(table.noise_kind == "symmetric", 3, table.count_difference))
@@ -70,7 +72,7 @@ def test_the_figure_shows_per_matrix_kind_the_default_regimes_first_seed_at_its_
     assert titles[3] == "generated\nsparse_matrix at 40 %, default seed 1\n36 of 90 off-diagonal rates 0"
     record = read_noise_records(tmp_path, [0.4]).query("noise_kind == 'sparse_matrix'").iloc[0]
     assert titles[5] == (f"realised − generated (largest gap {record.max_matrix_gap:.4f})\n{record.flips} flips, "
-                         f"{record.count_difference:+d} against round(p n)")
+                         f"{num(record.count_difference, 0, '+')} against round(p n)")
 
 
 def test_without_a_matrix_run_the_figure_says_so(tmp_path):

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from labelsweep.analysis.figures import empty_figure, plt
+from labelsweep.analysis.text import num
 from labelsweep.artifacts import level_name
 
 COLUMNS = ["noise_level", "noise_kind", "regime", "seed", "samples", "flips", "rate", "count_difference",
@@ -49,12 +50,12 @@ def claims(table: pd.DataFrame) -> list[str]:
         kinds = ", ".join(sorted(exact.noise_kind.unique()))
         lines.append(f"- {len(exact)} runs of the exact-count kinds ({kinds}): "
                      + ("every one flipped exactly round(p n) labels." if (exact.count_difference == 0).all() else
-                        f"flips − round(p n) from {exact.count_difference.min():+d} to "
-                        f"{exact.count_difference.max():+d}, which these kinds should never show."))
+                        f"flips − round(p n) from {num(exact.count_difference.min(), 0, '+')} to "
+                        f"{num(exact.count_difference.max(), 0, '+')}, which these kinds should never show."))
     for (kind, level), runs in drawn.groupby(["noise_kind", "noise_level"]):
         lines.append(f"- {kind} at {level * 100:g} %: {len(runs)} runs; flips − round(p n) from "
-                     f"{runs.count_difference.min():+d} to {runs.count_difference.max():+d} (realised rate "
-                     f"{runs.rate.min():.3f}–{runs.rate.max():.3f}); every realised noise matrix within "
+                     f"{num(runs.count_difference.min(), 0, '+')} to {num(runs.count_difference.max(), 0, '+')} "
+                     f"(realised rate {runs.rate.min():.3f}–{runs.rate.max():.3f}); every realised noise matrix within "
                      f"{runs.max_matrix_gap.max():.4f} of its generated one (the largest gap of any entry).")
     if drawn.empty:
         lines.append("- No run drew its noise from a noise matrix: the `matrix` kinds are not in this grid "
@@ -96,7 +97,7 @@ def draw_matrices(noisy: str | Path, levels: list[float], name: str) -> plt.Figu
         limit = max(float(np.abs(gap).max()), 1e-6)
         image = row[2].imshow(gap, vmin=-limit, vmax=limit, cmap="RdBu_r")
         row[2].set_title(f"realised − generated (largest gap {np.abs(gap).max():.4f})\n{run['flips']} flips, "
-                         f"{run['count_difference']:+d} against round(p n)", fontsize=9)
+                         f"{num(run['count_difference'], 0, '+')} against round(p n)", fontsize=9)
         fig.colorbar(image, ax=row[2], shrink=0.8)
         for ax in row:
             ax.set_xticks(range(len(generated)))
