@@ -127,8 +127,10 @@ def draw_differences(table: pd.DataFrame, name: str,
         ax.grid(alpha=0.3, axis="x")
     for ax in bottom(axes):
         ax.set_xlabel("accuracy difference (mean, 95 % interval)")
-    axes[0].set_yticks(range(len(comparisons)), comparisons, fontsize=8)
+    axes[0].set_yticks(range(len(comparisons)), comparisons)
     axes[0].invert_yaxis()
+    for ax in first_column(axes):  # a shared axis's labels, drawn again at each row's start: the same size in each
+        ax.tick_params(axis="y", labelsize=8)
     fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=min(len(levels), 6),
                fontsize=8)
     # Wrapped to the figure's width (about 9 title characters an inch), so that a narrow figure's title stays whole.
