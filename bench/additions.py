@@ -8,6 +8,11 @@ import json
 
 from bench.records import OUT, noise_level_of
 
+
+def minutes(seconds: float) -> str:
+    """A signed number of minutes, with a true minus as the claims blocks write it."""
+    return f"{seconds / 60:+.1f} min".replace("-", "−")
+
 EARLIER = OUT / "2026-12-04"  # the run of record of 2026-12-04 and the `robust` experiment on its cache
 # The run of record before cleanlab's noise matrices joined the study (the first of 2026-12-05, the same grid less them)
 NO_MATRICES = OUT / "2026-12-05-no-matrices"
@@ -28,7 +33,7 @@ def addition_rows() -> list[str]:
     cost = sum(r["wall_s"] - before[tuple(r["args"])] for r in retrained)
     return [f"| the robust alternatives' own cost, as measured when they joined the default grid (2026-12-04, "
             f"bench/out/2026-12-04/): {len(retrained)} `train_eval` processes with them less the same ones without, "
-            f"at that grid's study levels and the Roman numerals' 0 % | {cost / 60:+.1f} min | |"]
+            f"at that grid's study levels and the Roman numerals' 0 % | {minutes(cost)} | |"]
 
 
 def matrix_rows(records: list[dict], grid: dict | None) -> list[str]:
@@ -42,14 +47,14 @@ def matrix_rows(records: list[dict], grid: dict | None) -> list[str]:
     shared = [r for r in records if tuple(r["args"]) in before]
     study = {str(level) for level in grid["study"]["noise"]}
 
-    def change(rows: list[dict]) -> float:
-        return sum(r["wall_s"] - before[tuple(r["args"])] for r in rows) / 60
+    def change(rows: list[dict]) -> str:
+        return minutes(sum(r["wall_s"] - before[tuple(r["args"])] for r in rows))
 
     at_study = [r for r in shared if noise_level_of(r) in study]
     # the plot stages read the new kinds' records too: not the same work in both
     others = [r for r in shared if noise_level_of(r) not in study and r["stage"] != "plot"]
     return [f"| the noise matrices' own cost (`matrix`, `sparse_matrix`), measured: the study level's {len(at_study)} "
             f"stage processes less the same ones in the run of record without them ({NO_MATRICES.name}/, an "
-            f"earlier sitting) | {change(at_study):+.1f} min | |",
+            f"earlier sitting) | {change(at_study)} | |",
             f"| … the same difference over {len(others)} stage processes of the other levels, whose work was the same "
-            f"in both (how far the two sittings drift) | {change(others):+.1f} min | |"]
+            f"in both (how far the two sittings drift) | {change(others)} | |"]

@@ -243,7 +243,6 @@ BEGIN, END = "<!-- bench/run.py report: begin -->", "<!-- bench/run.py report: e
 
 def write_between_markers(path: Path, text: str, begin: str = BEGIN, end: str = END) -> None:
     """Replace what lies between the markers `begin` and `end` in `path` with `text`."""
-    sys.path.insert(0, str(ROOT))
     from labelsweep.tooling.report import replace_between_markers
 
     path.write_text(replace_between_markers(path.read_text(), text, begin, end))
